@@ -30,11 +30,14 @@ def format_duration(seconds: float | None) -> str:
     """Short human form: `850ms`, `12.3s`, `4m05s`, `1h02m`."""
     if seconds is None:
         return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    # Compare the rounded text, so 0.9996 reads 1.0s (not 1000ms) and 59.97 reads 1m00s.
+    millis = f"{seconds * 1000:.0f}"
+    if float(millis) < 1000:
+        return f"{millis}ms"
+    tenths = f"{seconds:.1f}"
+    if float(tenths) < 60:
+        return f"{tenths}s"
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)

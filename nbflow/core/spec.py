@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .durations import DURATION_FORMS, parse_duration
 from .errors import OptionError, StepSyntaxError
@@ -21,9 +21,9 @@ from .errors import OptionError, StepSyntaxError
 BackoffKind = Literal["fixed", "exp", "linear"]
 OnFail = Literal["stop", "continue"]
 EXECUTORS = ("thread", "process", "dask")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_BACKOFF = re.compile(r"^(fixed|exp|linear):([^.]+(?:\.\d+)?)(?:\.\.(.+))?$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_BACKOFF = re.compile(r"^(fixed|exp|linear):(.+?)(?:\.\.(.+))?$")
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,9 @@ class StepSpec:
 def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options: Any) -> StepSpec:
     """Build a validated spec from user-level values (strings, lists, numbers)."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise OptionError(None, "step name", name, "a name of letters, digits, _ . - (not starting with a digit)")
+        raise OptionError(
+            None, "step name", name, "a name of letters, digits, _ . - (not starting with a digit)"
+        )
     known = {
         "after", "after_any", "retries", "backoff", "retry_on", "timeout", "condition",
         "on_fail", "delay", "at", "executor", "no_cache", "watch", "cell",
@@ -124,9 +126,11 @@ def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options
 
     after = _names(name, "--after", options.get("after"))
     after_any = _names(name, "--after-any", options.get("after_any"))
-    for dep in (*after, *after_any):
-        if dep == name:
-            raise OptionError(name, "--after", dep, "another step's name (a step cannot depend on itself)")
+    for option, deps in (("--after", after), ("--after-any", after_any)):
+        if name in deps:
+            raise OptionError(
+                name, option, name, "another step's name (a step cannot depend on itself)"
+            )
     return StepSpec(
         name=name,
         code=code,
@@ -154,6 +158,8 @@ def _check_parses(name: str, code: str) -> None:
         ast.parse(code)
     except SyntaxError as error:
         raise StepSyntaxError(name, error.msg, error.lineno) from None
+    except ValueError as error:  # null bytes: a ValueError on Python 3.10
+        raise StepSyntaxError(name, str(error)) from None
 
 
 def _names(step: str, option: str, value: Any, paths: bool = False) -> tuple[str, ...]:
@@ -173,7 +179,8 @@ def _names(step: str, option: str, value: Any, paths: bool = False) -> tuple[str
             if part not in out:
                 out.append(part)
     if value and not out:
-        raise OptionError(step, option, str(value), "names separated by commas")
+        shown = value if isinstance(value, str) else ",".join(str(item) for item in value)
+        raise OptionError(step, option, shown, "names separated by commas")
     return tuple(out)
 
 
@@ -183,7 +190,7 @@ def _retries(step: str, value: Any) -> float:
         text = value.strip().lower()
         if text in ("inf", "infinity"):
             return math.inf
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise OptionError(step, "--retries", value, expected)
         return int(text)
     if isinstance(value, float) and math.isinf(value) and value > 0:
@@ -214,7 +221,7 @@ def _backoff(step: str, value: Any) -> Backoff:
         return Backoff("fixed", base, base)
     if cap is None or cap < base:
         raise OptionError(step, "--backoff", value, f"{kind}:MIN..MAX with MAX >= MIN")
-    return Backoff(kind, base, cap)
+    return Backoff(cast(BackoffKind, kind), base, cap)
 
 
 def _retry_on(step: str, value: Any) -> tuple[str, ...]:
@@ -247,9 +254,11 @@ def _condition(step: str, value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise OptionError(step, "--if", value, "a Python expression")
     try:
-        compile(value, f"<--if of {step}>", "eval")
+        compile(value.strip(), f"<--if of {step}>", "eval")
     except SyntaxError as error:
         raise OptionError(step, "--if", value, f"a Python expression ({error.msg})") from None
+    except ValueError as error:  # null bytes: a ValueError on Python 3.10
+        raise OptionError(step, "--if", value, f"a Python expression ({error})") from None
     return value.strip()
 
 

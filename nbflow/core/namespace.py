@@ -1,0 +1,165 @@
+"""Running a step against a namespace, and committing only what succeeded.
+
+An attempt executes in a shallow copy of the namespace taken when it starts,
+so a failed, cancelled or timed-out attempt (whose thread may go on running)
+never touches what a later reader sees. When the attempt succeeds its outputs
+are bound in the real namespace in one step. Functions and classes the step
+defined are re-pointed at the real namespace, so they behave as if they had
+been defined in a plain cell.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import inspect
+import linecache
+import traceback
+import types
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from .analysis import analyze
+from .errors import NbflowError
+from .spec import StepSpec
+
+_HERE = __file__.rsplit(".", 1)[0]
+
+
+class MissingInput(NbflowError, NameError):
+    """A function step's parameter has no value in the namespace."""
+
+    def __init__(self, step: str, name: str) -> None:
+        super().__init__(f"step {step!r}: input {name!r} is not defined", step=step, name=name)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a successful attempt produced: values to bind and names to delete."""
+
+    values: dict[str, Any]
+    deleted: tuple[str, ...] = ()
+    scope: dict[str, Any] | None = None  # the working copy the code ran in
+
+
+def step_filename(name: str) -> str:
+    """The pseudo file name a step's code is compiled under (shown in tracebacks)."""
+    return f"<step {name}>"
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(name: str, code: str) -> types.CodeType:
+    filename = step_filename(name)
+    # Register the source so tracebacks show the step's lines, as IPython does for cells.
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    return compile(code, filename, "exec")
+
+
+@functools.lru_cache(maxsize=512)
+def _condition(name: str, expression: str) -> types.CodeType:
+    return compile(expression, f"<--if of {name}>", "eval")
+
+
+class NamespaceHost:
+    """Evaluates conditions and runs step bodies over one namespace dict."""
+
+    def __init__(self, namespace: MutableMapping[str, Any]) -> None:
+        self.namespace = namespace
+
+    def snapshot(self) -> dict[str, Any]:
+        scope = dict(self.namespace)
+        scope.setdefault("__builtins__", builtins)
+        return scope
+
+    def prepare(self, spec: StepSpec) -> None:
+        """Parse and compile on the defining thread: Python 3.11's `ast` module is
+        not thread-safe (concurrent `ast.parse` calls can raise SystemError)."""
+        if spec.code is not None:
+            analyze(spec.code)
+            _compiled(spec.name, spec.code)
+        if spec.condition is not None:
+            _condition(spec.name, spec.condition)
+
+    def evaluate_condition(self, spec: StepSpec) -> bool:
+        assert spec.condition is not None
+        return bool(eval(_condition(spec.name, spec.condition), self.snapshot()))
+
+    def execute(self, spec: StepSpec) -> Outputs:
+        """Run the body once; raises whatever the body raises."""
+        if spec.func is not None:
+            return Outputs({spec.name: spec.func(**self._arguments(spec))})
+        assert spec.code is not None
+        scope = self.snapshot()
+        exec(_compiled(spec.name, spec.code), scope)
+        analysis = analyze(spec.code)
+        if analysis.star_import:
+            before = self.namespace
+            names = [n for n, v in scope.items() if before.get(n, _MISSING) is not v]
+        else:
+            names = [n for n in analysis.outputs if n in scope]
+        deleted = tuple(n for n in analysis.deletes if n not in scope)
+        return Outputs({n: scope[n] for n in names if n != "__builtins__"}, deleted, scope)
+
+    def inputs_of(self, spec: StepSpec) -> frozenset[str]:
+        """Names the step reads from the namespace."""
+        if spec.func is not None:
+            return frozenset(inspect.signature(spec.func).parameters)
+        assert spec.code is not None
+        return analyze(spec.code).inputs
+
+    def commit(self, spec: StepSpec, outputs: Outputs) -> None:
+        """Bind a successful attempt's outputs in the namespace."""
+        values = outputs.values
+        if outputs.scope is not None:
+            values = {n: _rebind(v, outputs.scope, self.namespace) for n, v in values.items()}
+        self.namespace.update(values)
+        for name in outputs.deleted:
+            self.namespace.pop(name, None)
+
+    def _arguments(self, spec: StepSpec) -> dict[str, Any]:
+        assert spec.func is not None
+        arguments: dict[str, Any] = {}
+        for param in inspect.signature(spec.func).parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if param.name in self.namespace:
+                arguments[param.name] = self.namespace[param.name]
+            elif param.default is param.empty:
+                raise MissingInput(spec.name, param.name)
+        return arguments
+
+
+_MISSING = object()
+
+
+def _rebind(value: Any, old: Mapping[str, Any], new: MutableMapping[str, Any]) -> Any:
+    """A function defined in `old` (the working copy) re-created over `new`."""
+    if isinstance(value, types.FunctionType) and value.__globals__ is old and isinstance(new, dict):
+        clone = types.FunctionType(
+            value.__code__, new, value.__name__, value.__defaults__, value.__closure__
+        )
+        clone.__kwdefaults__ = value.__kwdefaults__
+        clone.__qualname__ = value.__qualname__
+        clone.__annotations__ = value.__annotations__
+        clone.__dict__.update(value.__dict__)
+        clone.__doc__ = value.__doc__
+        return clone
+    if isinstance(value, type):
+        for attr, member in list(vars(value).items()):
+            inner = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+            rebound = _rebind(inner, old, new)
+            if rebound is not inner:
+                wrapped = type(member)(rebound) if inner is not member else rebound
+                setattr(value, attr, wrapped)
+    return value
+
+
+def format_error(error: BaseException) -> tuple[str, str]:
+    """(first line, traceback text) with nbflow's own frames left out."""
+    line = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_HERE.rsplit("/", 2)[0]):
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(error), error, tb))
+    return line, text
