@@ -220,9 +220,12 @@ class Scheduler:
                 if name in targets and name in self._active:
                     step = self._steps[name]
                     self._abandon(step)
-                    self._finish(step, State.CANCELLED, ev.StepCancelled(self._run, step=name, reason=reason))
                     step.reason = reason
+                    self._finish(step, State.CANCELLED, ev.StepCancelled(self._run, step=name, reason=reason))
                     done.append(name)
+                    # Settle the cascade before the next target, so the outcome is
+                    # the same whatever order the targets were named in.
+                    self._drain_checks()
             for executor in self._executors:
                 self._dispatch(executor)
             self._drain_checks()

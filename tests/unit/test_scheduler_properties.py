@@ -137,7 +137,7 @@ def check_start_order(events: list[ev.Event], steps: list[Plan]) -> None:
             state[event.step] = event.state.value
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans())
 def test_random_flows_end_as_the_oracle_says(steps: list[Plan]) -> None:
     """Final states match the oracle; each attempt ran once; starts respected dependencies."""
