@@ -20,7 +20,7 @@ from .graph import Graph
 from .header import parse_header
 from .loop import LoopThread
 from .namespace import NamespaceHost
-from .scheduler import Scheduler
+from .scheduler import Host, Scheduler
 from .spec import StepSpec, make_spec
 from .states import State
 from .status import StepStatus, format_table
@@ -42,6 +42,7 @@ class Flow:
         *,
         max_workers: int | None = None,
         executors: Iterable[Executor] = (),
+        host: Callable[[MutableMapping[str, Any]], Host] = NamespaceHost,
     ) -> None:
         from ..executors.thread import ThreadExecutor
 
@@ -51,7 +52,7 @@ class Flow:
         for executor in executors:
             pool[executor.name] = executor
         self._executors = pool
-        self._scheduler = Scheduler(NamespaceHost(self.namespace), pool, self._loop)
+        self._scheduler = Scheduler(host(self.namespace), pool, self._loop)
         self._scheduler.bus.subscribe(log_event)
         self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
@@ -183,6 +184,10 @@ class Flow:
         self._scheduler.set_capacity("thread", value)
 
     # -- lifetime ----------------------------------------------------------------
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
+        """Run `callback` on nbflow's loop thread after `delay` seconds."""
+        self._loop.call_later(delay, callback)
 
     def close(self, timeout: float = 5.0) -> None:
         """Cancel what runs, stop the loop and the worker threads. Idempotent."""

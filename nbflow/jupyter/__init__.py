@@ -1,0 +1,1 @@
+"""Adapters between IPython/Jupyter and the core: magics, per-step output, widget."""

@@ -1,0 +1,131 @@
+"""The kernel side of nbflow: one Flow per kernel over the user namespace.
+
+`%load_ext nbflow` creates it; everything here translates between IPython
+(cells, display, the user namespace) and the pure core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from ..core import events as ev
+from ..core.flow import Flow
+from ..core.namespace import NamespaceHost, Outputs
+from ..core.spec import StepSpec
+from .output import OutputRouter, StepSink
+
+_ACTIVE: KernelFlow | None = None
+
+
+def notebook_dir() -> Path:
+    """The notebook's folder: Jupyter Server tells the kernel via JPY_SESSION_NAME."""
+    session = os.environ.get("JPY_SESSION_NAME")
+    if session:
+        path = Path(session)
+        if path.suffix == ".ipynb" and path.parent.is_dir():
+            return path.parent.resolve()
+    return Path.cwd()
+
+
+class KernelHost(NamespaceHost):
+    """Runs steps over the user namespace, with each step's output captured to its sink."""
+
+    def __init__(self, namespace: MutableMapping[str, Any], kernel_flow: KernelFlow) -> None:
+        super().__init__(namespace)
+        self._kernel_flow = kernel_flow
+
+    def execute(self, spec: StepSpec) -> Outputs:
+        sink = self._kernel_flow.sink(spec.name)
+        with self._kernel_flow.router.capture(sink):
+            return super().execute(spec)
+
+
+class KernelFlow:
+    """The flow of one kernel: its Flow, output sinks, settings and subscriptions."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.router = OutputRouter(shell)
+        self.sinks: dict[str, StepSink] = {}
+        self.settings: dict[str, Any] = {"auto_rerun": True, "executor": "thread", "dask_address": None}
+        self.folder = notebook_dir()
+        self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self))
+        self.settings["max_workers"] = self.flow.max_workers
+        self.flow.subscribe(self._on_event)
+        self.router.install()
+
+    def sink(self, step: str) -> StepSink:
+        sink = self.sinks.get(step)
+        if sink is None:
+            sink = self.sinks[step] = StepSink(step, self.flow.call_later)
+        return sink
+
+    def _on_event(self, event: ev.Event) -> None:
+        """Narrate attempts, retries and outcomes under each step's cell."""
+        if not isinstance(event, ev.StepEvent):
+            return
+        sink = self.sinks.get(event.step)
+        if sink is None:
+            return
+        if isinstance(event, ev.StepStarted) and event.attempt > 1:
+            sink.note(f"── {event.step}: attempt {event.attempt} ──")
+        elif isinstance(event, ev.AttemptFailed):
+            name, _, value = event.error.partition(": ")
+            sink.error(name, value, event.traceback)
+            sink.note(f"{event.step}: attempt {event.attempt} failed: {event.error}")
+        elif isinstance(event, ev.StepRetrying):
+            sink.note(f"{event.step}: retrying in {event.delay:g}s (attempt {event.attempt})")
+        elif isinstance(event, ev.StepSucceeded):
+            tries = f" after {event.attempts} attempts" if event.attempts > 1 else ""
+            sink.note(f"✓ {event.step} succeeded in {_seconds(event.duration)}{tries}")
+        elif isinstance(event, ev.StepFailed):
+            sink.note(f"✗ {event.step} failed: {event.error}")
+        elif isinstance(event, ev.StepSkipped):
+            sink.note(f"– {event.step} skipped: {event.reason}")
+        elif isinstance(event, ev.StepCancelled):
+            sink.note(f"– {event.step} cancelled: {event.reason}")
+        elif isinstance(event, ev.StepUpstreamFailed):
+            sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
+        elif isinstance(event, ev.StepRestored):
+            sink.note(f"↺ {event.step} restored from checkpoint")
+
+    def close(self) -> None:
+        self.router.uninstall()
+        self.flow.close()
+
+
+def _seconds(value: float) -> str:
+    from ..core.durations import format_duration
+
+    return format_duration(value)
+
+
+def load(shell: Any) -> KernelFlow:
+    """`%load_ext nbflow`: one KernelFlow per kernel, magics registered."""
+    global _ACTIVE
+    if _ACTIVE is not None and _ACTIVE.shell is shell:
+        return _ACTIVE
+    from .magics import FlowMagics
+
+    kernel_flow = KernelFlow(shell)
+    shell.register_magics(FlowMagics(shell, kernel_flow))
+    _ACTIVE = kernel_flow
+    return kernel_flow
+
+
+def unload(shell: Any) -> None:
+    """`%unload_ext nbflow`: cancel running steps, stop threads, restore streams."""
+    global _ACTIVE
+    if _ACTIVE is not None:
+        with contextlib.suppress(Exception):
+            _ACTIVE.close()
+        magics = shell.magics_manager.magics
+        magics["cell"].pop("step", None)
+        magics["line"].pop("flow", None)
+        _ACTIVE = None
+    print("nbflow unloaded", file=sys.stderr)

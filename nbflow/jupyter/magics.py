@@ -1,0 +1,224 @@
+"""`%%step` and `%flow`: thin translations from cells to the Flow API.
+
+Errors a user causes (a bad option, an unknown step, a cycle) are shown as
+one line and change nothing; the previous definition of the step stays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from ..core.durations import format_duration, parse_duration
+from ..core.errors import NbflowError
+from ..core.header import header_help, parse_header
+from ..core.reads import undeclared_reads
+from ..core.states import UP_TO_DATE
+
+if TYPE_CHECKING:
+    from .extension import KernelFlow
+
+
+def _cell_id(shell: Any) -> str | None:
+    """The id JupyterLab sends with each execute request (None elsewhere)."""
+    kernel = getattr(shell, "kernel", None)
+    try:
+        parent = kernel.get_parent() if kernel is not None else None
+    except Exception:
+        return None
+    if not parent:
+        return None
+    return (parent.get("metadata") or {}).get("cellId")
+
+
+STEP_DOC = f"""Define (or update) a workflow step and schedule it.
+
+    %%step NAME [options]
+    <python code>
+
+The cell returns at once; the step runs in the background when its
+dependencies are satisfied, and its output appears under this cell.
+
+{header_help()}
+"""
+
+
+@magics_class
+class FlowMagics(Magics):
+    def __init__(self, shell: Any, kernel_flow: KernelFlow) -> None:
+        super().__init__(shell)
+        self.kf = kernel_flow
+
+    @cell_magic
+    def step(self, line: str, cell: str) -> None:
+        kf = self.kf
+        flow = kf.flow
+        assert self.shell is not None
+        code = self.shell.transform_cell(cell) if cell.strip() else "pass\n"
+        try:
+            spec = parse_header(line, code, cell=_cell_id(self.shell))
+            previous = flow.status().get(spec.name)
+            changed = flow.define(spec)
+        except NbflowError as error:
+            raise UsageError(str(error)) from None
+        for variable, producer in undeclared_reads(flow.graph, spec.name).items():
+            print(f"nbflow: step {spec.name!r} reads {variable!r}, an output of step {producer!r}, "
+                  f"without --after {producer}", file=sys.stderr)
+        sink = kf.sink(spec.name)
+        _show(sink)
+        state = flow.status()[spec.name].state
+        if not changed and previous is not None and state in UP_TO_DATE:
+            sink.note(f"{spec.name} is up to date ({state.value}); `%flow run {spec.name} --force` runs it again")
+            return
+        if kf.settings["auto_rerun"] or previous is None:
+            flow.run(spec.name)
+
+    step.__doc__ = STEP_DOC
+
+    @line_magic
+    def flow(self, line: str) -> Any:
+        """Control the flow: %flow [show|status|run|wait|cancel|retry|invalidate|config|timeline] ..."""
+        try:
+            args = _PARSER.parse_args(shlex.split(line) or ["show"])
+        except (_ParseError, argparse.ArgumentError) as error:
+            raise UsageError(f"%flow: {error}") from None
+        try:
+            return getattr(self, f"_cmd_{args.command}")(args)
+        except NbflowError as error:
+            raise UsageError(str(error)) from None
+
+    # -- subcommands ---------------------------------------------------------
+
+    def _cmd_show(self, args: argparse.Namespace) -> None:
+        from IPython.display import display
+
+        statuses = list(self.kf.flow.status().values())
+        rows = "".join(
+            f"<tr><td>{s.name}</td><td>{s.state.value}</td><td>{s.attempts}</td>"
+            f"<td>{format_duration(s.duration)}</td><td>{(s.error or s.reason or '')[:120]}</td></tr>"
+            for s in statuses
+        )
+        html = ("<table><tr><th>step</th><th>state</th><th>attempts</th><th>duration</th><th>error</th></tr>"
+                f"{rows}</table>")
+        display({"text/plain": self.kf.flow.table(), "text/html": html}, raw=True)
+
+    def _cmd_status(self, args: argparse.Namespace) -> None:
+        print(self.kf.flow.table())
+
+    def _cmd_run(self, args: argparse.Namespace) -> None:
+        started = self.kf.flow.run(*args.steps, force=args.force)
+        if not started:
+            print("nbflow: everything is up to date")
+
+    def _cmd_wait(self, args: argparse.Namespace) -> None:
+        timeout = parse_duration(args.timeout) if args.timeout else None
+        self.kf.flow.wait(*args.steps, timeout=timeout)
+        for sink in self.kf.sinks.values():
+            sink.flush()
+
+    def _cmd_cancel(self, args: argparse.Namespace) -> None:
+        cancelled = self.kf.flow.cancel(*args.steps, downstream=args.downstream)
+        print(f"nbflow: cancelled {', '.join(sorted(cancelled)) or 'nothing'}")
+
+    def _cmd_retry(self, args: argparse.Namespace) -> None:
+        self.kf.flow.retry(args.step)
+
+    def _cmd_invalidate(self, args: argparse.Namespace) -> None:
+        self.kf.flow.invalidate(args.step)
+        if self.kf.settings["auto_rerun"]:
+            self.kf.flow.run(args.step)
+
+    def _cmd_config(self, args: argparse.Namespace) -> None:
+        settings = self.kf.settings
+        if not args.pairs:
+            for key in sorted(settings):
+                print(f"{key} = {settings[key]!r}")
+            return
+        updates = {}
+        for pair in args.pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise UsageError(f"%flow config: expected KEY=VALUE, got {pair!r}")
+            updates[key] = _config_value(key, value, settings, self.kf)
+        for key, value in updates.items():
+            settings[key] = value
+            if key == "max_workers":
+                self.kf.flow.max_workers = value
+
+    def _cmd_timeline(self, args: argparse.Namespace) -> None:
+        from IPython.display import SVG, display
+
+        from .timeline import timeline_svg
+
+        display(SVG(timeline_svg(list(self.kf.flow.status().values()))))
+
+
+def _show(sink: Any) -> None:
+    """Display a fresh Output widget for the step in the current cell."""
+    from IPython.display import display
+    from ipywidgets import Output
+
+    widget = Output()
+    sink.attach(widget)
+    display(widget)
+
+
+def _config_value(key: str, value: str, settings: dict[str, Any], kf: Any) -> Any:
+    if key not in settings:
+        raise UsageError(f"%flow config: unknown key {key!r} (known: {', '.join(sorted(settings))})")
+    if key == "max_workers":
+        if not value.isdigit() or int(value) < 1:
+            raise UsageError(f"%flow config: max_workers: expected a whole number >= 1, got {value!r}")
+        return int(value)
+    if key == "auto_rerun":
+        lowered = value.lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise UsageError(f"%flow config: auto_rerun: expected true or false, got {value!r}")
+        return lowered in ("true", "1", "yes", "on")
+    if key == "executor":
+        available = ("thread",)
+        if value not in available:
+            raise UsageError(f"%flow config: executor: expected one of {', '.join(available)}, got {value!r}")
+        return value
+    return value or None
+
+
+class _ParseError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would print and exit the kernel
+        raise _ParseError(message)
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="%flow", add_help=False, exit_on_error=False)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub.add_parser("show", help="the graph of the flow")
+    sub.add_parser("status", help="a table of every step")
+    run = sub.add_parser("run", help="run pending, stale or named steps")
+    run.add_argument("steps", nargs="*")
+    run.add_argument("--force", action="store_true")
+    wait = sub.add_parser("wait", help="block until steps finish")
+    wait.add_argument("steps", nargs="*")
+    wait.add_argument("--timeout")
+    cancel = sub.add_parser("cancel", help="cancel queued and running steps")
+    cancel.add_argument("steps", nargs="*")
+    cancel.add_argument("--downstream", action="store_true")
+    retry = sub.add_parser("retry", help="run a failed step again")
+    retry.add_argument("step")
+    invalidate = sub.add_parser("invalidate", help="mark a step and its dependents stale")
+    invalidate.add_argument("step")
+    config = sub.add_parser("config", help="show or change settings")
+    config.add_argument("pairs", nargs="*")
+    sub.add_parser("timeline", help="a Gantt chart of the last run")
+    return parser
+
+
+_PARSER = _build_parser()

@@ -1,0 +1,191 @@
+"""Each step's output under the cell that defined it, whenever the step runs.
+
+A Jupyter front end attaches kernel output to the request that is executing;
+a step that prints minutes after its cell returned would land in whatever
+cell runs then (or nowhere). So while a step runs, its thread's `print`,
+`sys.stderr` and `display(...)` are captured into that step's sink, and the
+sink feeds an `ipywidgets.Output` shown in the step's cell: widget state
+travels over a comm, which front ends deliver whatever cell is executing.
+Stream text is coalesced and flushed at most every 100 ms, so a chatty loop
+does not flood the kernel. The sink also keeps the outputs as nbformat
+dicts, which is what a batch run writes into the notebook.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+FLUSH_SECONDS = 0.1
+
+
+class StepSink:
+    """The outputs of one step (all attempts), mirrored into an Output widget."""
+
+    def __init__(self, step: str, call_later: Callable[[float, Callable[[], None]], None]) -> None:
+        self.step = step
+        self.outputs: list[dict[str, Any]] = []
+        self._call_later = call_later
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []
+        self._scheduled = False
+        self._widget: Any = None
+
+    def attach(self, widget: Any) -> None:
+        """Show this sink in a (new) Output widget, e.g. when its cell is re-run."""
+        with self._lock:
+            self._widget = widget
+            self.outputs = []
+            self._pending = []
+
+    def clear(self) -> None:
+        with self._lock:
+            self.outputs = []
+            self._pending = []
+            if self._widget is not None:
+                self._widget.outputs = ()
+
+    def write(self, name: str, text: str) -> None:
+        if not text:
+            return
+        with self._lock:
+            self._pending.append((name, text))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._call_later(FLUSH_SECONDS, self.flush)
+
+    def display(self, data: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            self._drain()
+            self._append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+
+    def note(self, text: str) -> None:
+        """A line nbflow itself writes (attempt labels, restore notices)."""
+        self.display({"text/plain": text, "text/html": f"<pre class='nbflow-note'>{_escape(text)}</pre>"})
+
+    def error(self, name: str, value: str, traceback: str) -> None:
+        with self._lock:
+            self._drain()
+            self._append({"output_type": "error", "ename": name, "evalue": value,
+                          "traceback": traceback.splitlines()})
+
+    def flush(self) -> None:
+        with self._lock:
+            self._scheduled = False
+            self._drain()
+
+    def _drain(self) -> None:
+        for name, text in self._pending:
+            last = self.outputs[-1] if self.outputs else None
+            if last is not None and last["output_type"] == "stream" and last["name"] == name:
+                last["text"] += text
+                self._sync()
+            else:
+                self._append({"output_type": "stream", "name": name, "text": text})
+        self._pending = []
+
+    def _append(self, output: dict[str, Any]) -> None:
+        self.outputs.append(output)
+        self._sync()
+
+    def _sync(self) -> None:
+        widget = self._widget
+        if widget is not None:
+            widget.outputs = tuple(dict(o) for o in self.outputs)
+
+    def text(self) -> str:
+        """Everything written as plain text (tests and batch summaries read it)."""
+        with self._lock:
+            self._drain()
+            parts = []
+            for out in self.outputs:
+                if out["output_type"] == "stream":
+                    parts.append(out["text"])
+                elif out["output_type"] == "error":
+                    parts.append("\n".join(out["traceback"]) + "\n")
+                else:
+                    parts.append(str(out["data"].get("text/plain", "")) + "\n")
+            return "".join(parts)
+
+
+class _Stream:
+    """A stand-in for sys.stdout/sys.stderr that sends a step thread's writes to its sink."""
+
+    def __init__(self, router: OutputRouter, name: str, original: TextIO) -> None:
+        self._router = router
+        self._name = name
+        self.original = original
+
+    def write(self, text: str) -> int:
+        sink = self._router.current()
+        if sink is None:
+            return self.original.write(text)
+        sink.write(self._name, text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._router.current() is None:
+            self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+class OutputRouter:
+    """Installs the per-thread routing of stdout, stderr and display()."""
+
+    def __init__(self, shell: Any) -> None:
+        self._shell = shell
+        self._local = threading.local()
+        self._installed = False
+
+    def current(self) -> StepSink | None:
+        return getattr(self._local, "sink", None)
+
+    def install(self) -> None:
+        if self._installed:
+            return
+        sys.stdout = _Stream(self, "stdout", sys.stdout)
+        sys.stderr = _Stream(self, "stderr", sys.stderr)
+        publisher = self._shell.display_pub
+        original = publisher.publish
+
+        def publish(data: dict[str, Any], metadata: dict[str, Any] | None = None, *args: Any, **kw: Any) -> None:
+            sink = self.current()
+            if sink is None:
+                original(data, metadata, *args, **kw)
+            else:
+                sink.display(data, metadata)
+
+        self._original_publish = original
+        publisher.publish = publish
+        self._installed = True
+
+    def uninstall(self) -> None:
+        if not self._installed:
+            return
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if isinstance(stream, _Stream):
+                setattr(sys, name, stream.original)
+        self._shell.display_pub.publish = self._original_publish
+        self._installed = False
+
+    @contextmanager
+    def capture(self, sink: StepSink) -> Iterator[None]:
+        """Route this thread's output to `sink` for the duration."""
+        previous = self.current()
+        self._local.sink = sink
+        try:
+            yield
+        finally:
+            self._local.sink = previous
+            sink.flush()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

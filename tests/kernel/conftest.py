@@ -1,0 +1,139 @@
+"""Real IPython kernels for the kernel-extension tests (jupyter_client, no mocks)."""
+
+from __future__ import annotations
+
+import os
+import queue
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jupyter_client
+import pytest
+
+
+@dataclass
+class Reply:
+    """What one execute request produced: its own outputs and every widget update seen."""
+
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "ok"
+    error: str = ""
+    page: str = ""  # pager payloads, e.g. what `%%step?` shows
+
+    @property
+    def text(self) -> str:
+        parts = []
+        for out in self.outputs:
+            if out["type"] == "stream":
+                parts.append(out["text"])
+            elif out["type"] in ("display_data", "execute_result"):
+                parts.append(str(out["data"].get("text/plain", "")))
+            elif out["type"] == "error":
+                parts.append(f"{out['ename']}: {out['evalue']}")
+        return "".join(parts)
+
+    def widget_ids(self) -> list[str]:
+        return [
+            out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+            for out in self.outputs
+            if out["type"] == "display_data" and "application/vnd.jupyter.widget-view+json" in out["data"]
+        ]
+
+
+class Kernel:
+    """A running ipykernel with helpers to execute cells and read widget state."""
+
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.manager = jupyter_client.KernelManager(kernel_name="python3")
+        self.manager.start_kernel(cwd=str(cwd), env=dict(os.environ, **(env or {})))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+        self.widgets: dict[str, dict[str, Any]] = {}
+        self.cwd = cwd
+
+    def execute(self, code: str, timeout: float = 60) -> Reply:
+        msg_id = self.client.execute(code)
+        reply = Reply()
+        while True:
+            msg = self.client.get_iopub_msg(timeout=timeout)
+            self._track_widgets(msg)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            content = msg["content"]
+            if kind == "status" and content["execution_state"] == "idle":
+                break
+            if kind == "stream":
+                reply.outputs.append({"type": "stream", "name": content["name"], "text": content["text"]})
+            elif kind in ("display_data", "execute_result"):
+                reply.outputs.append({"type": kind, "data": content["data"]})
+            elif kind == "error":
+                reply.outputs.append({"type": "error", "ename": content["ename"], "evalue": content["evalue"]})
+        shell = self.client.get_shell_msg(timeout=timeout)
+        while shell["parent_header"].get("msg_id") != msg_id:
+            shell = self.client.get_shell_msg(timeout=timeout)
+        reply.status = shell["content"]["status"]
+        for payload in shell["content"].get("payload", []):
+            if payload.get("source") == "page":
+                reply.page += str(payload.get("data", {}).get("text/plain", ""))
+        if reply.status == "error":
+            reply.error = f"{shell['content']['ename']}: {shell['content']['evalue']}"
+        return reply
+
+    def drain(self, seconds: float = 0.3) -> None:
+        """Read iopub messages that arrive while no cell runs (widget updates)."""
+        try:
+            while True:
+                self._track_widgets(self.client.get_iopub_msg(timeout=seconds))
+        except queue.Empty:
+            pass
+
+    def _track_widgets(self, msg: dict[str, Any]) -> None:
+        kind = msg["msg_type"]
+        if kind not in ("comm_open", "comm_msg"):
+            return
+        data = msg["content"].get("data", {})
+        state = data.get("state")
+        if state:
+            self.widgets.setdefault(msg["content"]["comm_id"], {}).update(state)
+
+    def widget_text(self, model_id: str) -> str:
+        """The text of everything an Output widget shows."""
+        self.drain(0.2)
+        parts = []
+        for out in self.widgets.get(model_id, {}).get("outputs", []):
+            if out["output_type"] == "stream":
+                parts.append(out["text"])
+            elif out["output_type"] == "error":
+                parts.append(f"{out['ename']}: {out['evalue']}\n")
+            else:
+                parts.append(str(out.get("data", {}).get("text/plain", "")) + "\n")
+        return "".join(parts)
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=False)
+
+
+@pytest.fixture
+def kernel(tmp_path: Path) -> Iterator[Kernel]:
+    k = Kernel(tmp_path)
+    try:
+        reply = k.execute("%load_ext nbflow")
+        assert reply.status == "ok", reply.error
+        yield k
+    finally:
+        k.close()
+
+
+@pytest.fixture
+def bare_kernel(tmp_path: Path) -> Iterator[Kernel]:
+    k = Kernel(tmp_path)
+    try:
+        yield k
+    finally:
+        k.close()
+

@@ -1,0 +1,172 @@
+"""`%%step` and `%flow` in a real IPython kernel, driven over jupyter_client."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .conftest import Kernel
+
+
+def count(path: Path) -> int:
+    """How many times a step body appended to its side-effect file."""
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_load_ext_stays_light(bare_kernel: Kernel) -> None:
+    """Loading the extension imports neither Dask, papermill nor ipywidgets."""
+    reply = bare_kernel.execute(
+        "import sys\n%load_ext nbflow\n"
+        "print(sorted(m for m in ('dask', 'distributed', 'papermill', 'ipywidgets') if m in sys.modules))"
+    )
+    assert reply.status == "ok", reply.error
+    assert reply.text.strip() == "[]"
+
+
+def test_step_runs_in_background_and_binds_outputs(kernel: Kernel) -> None:
+    """A %%step cell returns at once; the step's outputs land in the namespace."""
+    reply = kernel.execute("%%step load\nimport time\ntime.sleep(0.5)\nraw = list(range(10))")
+    assert reply.status == "ok"
+    assert len(reply.widget_ids()) == 1
+    assert "raw" in kernel.execute("print('raw' in dir())").text.replace("False", "raw").replace("True", "")
+    kernel.execute("%%step clean --after load\nrows = [r for r in raw if r % 2]")
+    assert kernel.execute("%flow wait").status == "ok"
+    assert kernel.execute("print(rows)").text.strip() == "[1, 3, 5, 7, 9]"
+
+
+def test_kernel_stays_interactive_while_steps_run(kernel: Kernel) -> None:
+    """A plain cell submitted while a step sleeps runs at once."""
+    kernel.execute("%%step slow\nimport time\ntime.sleep(3)\ndone = True")
+    started = time.monotonic()
+    reply = kernel.execute("1 + 1")
+    assert reply.text == "2"
+    assert time.monotonic() - started < 1.5
+    assert kernel.execute("print('done' in dir())").text.strip() == "False"
+
+
+def test_output_lands_in_the_defining_cell(kernel: Kernel) -> None:
+    """A step printing after two later cells ran shows its text under its own cell only."""
+    first = kernel.execute("%%step late\nimport time\ntime.sleep(0.6)\nprint('hello from late')")
+    widget = first.widget_ids()[0]
+    later = [kernel.execute("x = 1"), kernel.execute("import time; time.sleep(1.0); print('plain cell')")]
+    kernel.execute("%flow wait")
+    assert "hello from late" in kernel.widget_text(widget)
+    assert all("hello from late" not in r.text for r in later)
+    assert "hello from late" not in kernel.execute("%flow wait").text
+
+
+def test_retries_are_labelled_per_attempt(kernel: Kernel) -> None:
+    """Each failed attempt's traceback and the retry label appear under the step's cell."""
+    kernel.execute("tries = []")
+    reply = kernel.execute(
+        "%%step flaky --retries 2\ntries.append(1)\n"
+        "if len(tries) < 3:\n    raise ConnectionError(f'down {len(tries)}')\nok = True"
+    )
+    kernel.execute("%flow wait")
+    text = kernel.widget_text(reply.widget_ids()[0])
+    assert "ConnectionError: down 1" in text and "ConnectionError: down 2" in text
+    assert "attempt 2" in text and "attempt 3" in text
+    assert "succeeded" in text
+
+
+def test_bad_header_is_one_line_and_keeps_previous_definition(kernel: Kernel, tmp_path: Path) -> None:
+    """A bad option shows one UsageError line; the step's previous definition still runs."""
+    log = tmp_path / "a.log"
+    kernel.execute(f"%%step a\nopen({str(log)!r}, 'a').write('v1\\n')")
+    kernel.execute("%flow wait")
+    bad = kernel.execute(f"%%step a --retries lots\nopen({str(log)!r}, 'a').write('v2\\n')")
+    assert bad.status == "error"
+    assert bad.text.count("\n") <= 1
+    assert "step 'a': --retries: expected a whole number >= 0 or 'inf', got 'lots'" in bad.text
+    kernel.execute("%flow run a --force")
+    kernel.execute("%flow wait")
+    assert log.read_text().splitlines() == ["v1", "v1"]
+
+
+def test_unknown_dependency_and_cycle_are_rejected(kernel: Kernel) -> None:
+    """An unknown --after and a cycle each give one clear line and register nothing."""
+    reply = kernel.execute("%%step b --after nope\nx = 1")
+    assert reply.status == "error" and "unknown step 'nope'" in reply.text
+    kernel.execute("%%step a\nx = 1")
+    kernel.execute("%%step b --after a\ny = 1")
+    cycle = kernel.execute("%%step a --after b\nx = 2")
+    assert cycle.status == "error" and "dependency cycle" in cycle.text
+    assert "a    " in kernel.execute("%flow status").text
+
+
+def test_failed_attempt_leaves_namespace_unchanged(kernel: Kernel) -> None:
+    """A step that assigns then fails binds nothing; %flow wait names the step in one line."""
+    kernel.execute("value = 'before'")
+    kernel.execute("%%step boom\nvalue = 'during'\nraise ValueError('nope')")
+    reply = kernel.execute("%flow wait")
+    assert reply.status == "error"
+    assert "1 step failed: boom (ValueError: nope)" in reply.text
+    assert kernel.execute("print(value)").text.strip() == "before"
+
+
+def test_edited_step_reruns_only_itself_and_dependents(kernel: Kernel, tmp_path: Path) -> None:
+    """Re-running an edited %%step cell re-executes it and its dependents, nothing else."""
+    for name, after in (("a", ""), ("b", "--after a"), ("c", "--after b"), ("d", "")):
+        kernel.execute(f"%%step {name} {after}\nopen({str(tmp_path / name)!r}, 'a').write('x\\n')")
+    kernel.execute("%flow wait")
+    kernel.execute(f"%%step b --after a\n# edited\nopen({str(tmp_path / 'b')!r}, 'a').write('y\\n')\nz = 2")
+    kernel.execute("%flow wait")
+    assert [count(tmp_path / n) for n in "abcd"] == [1, 2, 2, 1]
+
+
+def test_rerunning_unchanged_step_says_up_to_date(kernel: Kernel, tmp_path: Path) -> None:
+    """Running the same %%step cell again after success runs nothing and says so."""
+    cell = f"%%step a\nopen({str(tmp_path / 'a')!r}, 'a').write('x\\n')"
+    kernel.execute(cell)
+    kernel.execute("%flow wait")
+    again = kernel.execute(cell)
+    kernel.execute("%flow wait")
+    assert count(tmp_path / "a") == 1
+    assert "up to date" in kernel.widget_text(again.widget_ids()[0])
+
+
+def test_undeclared_dependency_warns_with_the_missing_after(kernel: Kernel) -> None:
+    """Reading another step's output without --after names the missing --after."""
+    kernel.execute("%%step a\nrows = [1]")
+    reply = kernel.execute("%%step b\ntotal = sum(rows)")
+    assert "reads 'rows', an output of step 'a', without --after a" in reply.text
+
+
+def test_flow_commands(kernel: Kernel) -> None:
+    """status, cancel, retry, invalidate, config and timeline each do their job."""
+    kernel.execute("ok = False")
+    kernel.execute("%%step gate\nif not ok: raise RuntimeError('not yet')\nv = 1")
+    kernel.execute("%%step after --after gate\nw = v + 1")
+    assert kernel.execute("%flow wait").status == "error"
+    status = kernel.execute("%flow status").text
+    assert "gate   failed" in status and "upstream-failed" in status
+    kernel.execute("ok = True")
+    kernel.execute("%flow retry gate")
+    assert kernel.execute("%flow wait").status == "ok"
+    assert kernel.execute("print(w)").text.strip() == "2"
+
+    kernel.execute("%%step sleepy\nimport time\ntime.sleep(30)")
+    assert "cancelled sleepy" in kernel.execute("%flow cancel sleepy").text
+    assert "sleepy  cancelled" in kernel.execute("%flow status").text
+
+    assert kernel.execute("%flow config auto_rerun=false").status == "ok"
+    kernel.execute("%flow invalidate gate")
+    assert "gate    stale" in kernel.execute("%flow status").text
+    bad = kernel.execute("%flow config colour=blue")
+    assert bad.status == "error" and "unknown key 'colour'" in bad.text
+    bad = kernel.execute("%flow config max_workers=zero")
+    assert "max_workers: expected a whole number >= 1, got 'zero'" in bad.text
+    assert "max_workers = " in kernel.execute("%flow config").text
+
+    timeline = kernel.execute("%flow timeline")
+    assert any("image/svg+xml" in o.get("data", {}) for o in timeline.outputs)
+    unknown = kernel.execute("%flow frobnicate")
+    assert unknown.status == "error" and "%flow:" in unknown.text
+
+
+def test_step_help_lists_every_option(kernel: Kernel) -> None:
+    """`%%step?` documents every option of the header."""
+    text = kernel.execute("%%step?\n").page
+    for option in ("--after", "--after-any", "--retries", "--backoff", "--retry-on", "--timeout", "--if",
+                   "--on-fail", "--delay", "--at", "--executor", "--no-cache", "--watch"):
+        assert option in text, option
