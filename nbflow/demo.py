@@ -1,61 +1,57 @@
-"""`python -m nbflow.demo`: the SPEC §1 flow through the Python API, with a summary.
+"""`python -m nbflow.demo`: execute the quickstart notebook end to end.
 
-The steps are code strings, exactly as they would stand in `%%step` cells; the
-data is generated, one step fails twice before it succeeds (to show retries
-and backoff), and one step is skipped by its condition.
+Runs `notebooks/quickstart.ipynb` (or a notebook given on the command line)
+in a real kernel with nbclient, writes the executed copy, and prints what
+`%flow status` printed in it.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
+from pathlib import Path
 
-from .core.durations import format_duration
-from .core.errors import FlowFailed
-from .core.flow import Flow
-
-SETUP = {
-    "read_rows": lambda n: [{"id": i, "ok": random.Random(i).random() > 0.2, "value": i % 17} for i in range(n)],
-    "compute": lambda rows: {"count": len(rows), "mean": sum(r["value"] for r in rows) / max(1, len(rows))},
-}
-
-STEPS = [
-    ("load", "raw = read_rows(n_rows)"),
-    ("clean --after load --retries 3 --backoff exp:50ms..1s",
-     "attempts.append(1)\n"
-     "if len(attempts) < 3:\n"
-     "    raise ConnectionError(f'flaky source (attempt {len(attempts)})')\n"
-     "rows = [r for r in raw if r['ok']]"),
-    ("stats --after clean --timeout 10m", "summary = compute(rows)"),
-    ("plot --after clean --if \"len(rows) > 10_000\"", "figure = 'a plot of %d rows' % len(rows)"),
-    ("report --after stats,plot", "report = f\"{summary['count']} rows, mean {summary['mean']:.2f}\""),
-]
+DEFAULT = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbflow.demo", description=__doc__)
-    parser.add_argument("--rows", type=int, default=5000, help="rows of generated data")
+    parser.add_argument("notebook", nargs="?", type=Path, default=DEFAULT, help="notebook to run")
+    parser.add_argument("-o", "--output", type=Path, default=Path("out") / "quickstart.ipynb",
+                        help="where to write the executed copy (default: out/quickstart.ipynb)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args(argv)
 
-    namespace = dict(SETUP, n_rows=args.rows, attempts=[])
-    with Flow(namespace) as flow:
-        for header, body in STEPS:
-            flow.add_cell(header, body)
-        started = time.perf_counter()
-        flow.run()
-        try:
-            flow.wait(timeout=60)
-        except FlowFailed as error:
-            print(f"demo: {error}", file=sys.stderr)
-            print(flow.table())
-            return 1
-        elapsed = time.perf_counter() - started
-        print(flow.table())
-        print()
-        print(f"report: {namespace['report']}")
-        print(f"flow finished in {format_duration(elapsed)}")
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    if not args.notebook.exists():
+        print(f"nbflow.demo: no notebook at {args.notebook}", file=sys.stderr)
+        return 2
+    notebook = nbformat.read(args.notebook, as_version=4)
+    client = NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(args.notebook.parent)}})
+    started = time.perf_counter()
+    try:
+        client.execute()
+        failed = None
+    except CellExecutionError as error:
+        failed = str(error).strip().splitlines()[-1]
+    elapsed = time.perf_counter() - started
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, args.output)
+
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source.strip() == "%flow status":
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream":
+                    print(output["text"], end="")
+    print(f"\nexecuted {args.notebook.name} in {elapsed:.1f}s; wrote {args.output}")
+    if failed:
+        print(f"nbflow.demo: the notebook failed: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -36,6 +36,10 @@ class NbflowError(Exception):
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: the one line says it all."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 def _rebuild(cls: type[NbflowError], message: str, fields: dict[str, Any]) -> NbflowError:
     error = cls.__new__(cls)

@@ -65,7 +65,7 @@ class FlowMagics(Magics):
             previous = flow.status().get(spec.name)
             changed = flow.define(spec)
         except NbflowError as error:
-            raise UsageError(str(error)) from None
+            raise error.with_traceback(None) from None
         for variable, producer in undeclared_reads(flow.graph, spec.name).items():
             print(f"nbflow: step {spec.name!r} reads {variable!r}, an output of step {producer!r}, "
                   f"without --after {producer}", file=sys.stderr)
@@ -90,7 +90,7 @@ class FlowMagics(Magics):
         try:
             return getattr(self, f"_cmd_{args.command}")(args)
         except NbflowError as error:
-            raise UsageError(str(error)) from None
+            raise error.with_traceback(None) from None
 
     # -- subcommands ---------------------------------------------------------
 
