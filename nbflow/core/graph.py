@@ -17,12 +17,13 @@ from .spec import StepSpec
 class Graph:
     """Steps by name, their dependencies and dependents."""
 
-    __slots__ = ("_dependents", "_order", "_specs")
+    __slots__ = ("_dependents", "_order", "_position", "_specs")
 
     def __init__(self, specs: Iterable[StepSpec] = ()) -> None:
         self._specs: dict[str, StepSpec] = {}
         self._dependents: dict[str, tuple[str, ...]] = {}
         self._order: tuple[str, ...] | None = None
+        self._position: dict[str, int] | None = None
         for spec in specs:
             if spec.name in self._specs:
                 raise DuplicateStepError(spec.name)
@@ -93,6 +94,12 @@ class Graph:
             self._order = tuple(order)
         return self._order
 
+    def position(self, name: str) -> int:
+        """Index of `name` in `topological_order()`."""
+        if self._position is None:
+            self._position = {n: i for i, n in enumerate(self.topological_order())}
+        return self._position[name]
+
     # -- changing (returns a new graph) -------------------------------------
 
     def with_step(self, spec: StepSpec) -> Graph:
@@ -127,6 +134,7 @@ class Graph:
         graph = cls.__new__(cls)
         graph._specs = specs
         graph._order = None
+        graph._position = None
         graph._index()
         return graph
 

@@ -104,7 +104,7 @@ class NamespaceHost:
     def inputs_of(self, spec: StepSpec) -> frozenset[str]:
         """Names the step reads from the namespace."""
         if spec.func is not None:
-            return frozenset(inspect.signature(spec.func).parameters)
+            return frozenset(name for name, _ in _parameters(spec.func))
         assert spec.code is not None
         return analyze(spec.code).inputs
 
@@ -120,14 +120,23 @@ class NamespaceHost:
     def _arguments(self, spec: StepSpec) -> dict[str, Any]:
         assert spec.func is not None
         arguments: dict[str, Any] = {}
-        for param in inspect.signature(spec.func).parameters.values():
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                continue
-            if param.name in self.namespace:
-                arguments[param.name] = self.namespace[param.name]
-            elif param.default is param.empty:
-                raise MissingInput(spec.name, param.name)
+        namespace = self.namespace
+        for name, required in _parameters(spec.func):
+            if name in namespace:
+                arguments[name] = namespace[name]
+            elif required:
+                raise MissingInput(spec.name, name)
         return arguments
+
+
+@functools.lru_cache(maxsize=4096)
+def _parameters(func: Any) -> tuple[tuple[str, bool], ...]:
+    """(name, required) of the parameters a function step takes from the namespace."""
+    return tuple(
+        (p.name, p.default is p.empty)
+        for p in inspect.signature(func).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    )
 
 
 _MISSING = object()

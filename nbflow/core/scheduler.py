@@ -14,6 +14,7 @@ state with a reason, and nothing raised by a step escapes the scheduler.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import threading
 import time
 from collections import deque
@@ -23,7 +24,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import events as ev
-from .deps import READY, outcome, verdict
+from .deps import READY, Outcome, outcome, verdict
 from .durations import format_duration
 from .errors import FlowClosed, OptionError, StateError, UnknownStepError
 from .events import EventBus
@@ -52,7 +53,7 @@ class _Step:
 
     __slots__ = (
         "attempt", "ended", "error", "log", "mono_started", "name", "outputs", "reason",
-        "spec", "start_at", "started", "state", "token", "traceback",
+        "spec", "start_at", "started", "state", "token", "traceback", "unmet",
     )
 
     def __init__(self, spec: StepSpec) -> None:
@@ -73,6 +74,7 @@ class _Step:
         self.reason: str | None = None
         self.outputs: tuple[str, ...] = ()
         self.start_at: float | None = None
+        self.unmet = 0  # --after steps not yet finished; the full rule runs when it reaches 0
         self.log.clear()
 
 
@@ -95,7 +97,7 @@ class Scheduler:
         self._active: set[str] = set()
         self._running = dict.fromkeys(self._executors, 0)
         self._ready: dict[str, deque[tuple[_Step, object]]] = {n: deque() for n in self._executors}
-        self._to_check: deque[str] = deque()
+        self._to_check: list[tuple[int, str]] = []  # a heap: settle cascades in topological order
         self._waiters: list[_Waiter] = []
         self._run = 0
         self._closed = False
@@ -310,6 +312,7 @@ class Scheduler:
         steps = self._steps
         decided = verdict(step.spec, lambda d: outcome(steps[d].state, steps[d].spec.on_fail))
         if decided.state is None:
+            step.unmet = sum(1 for d in step.spec.after if steps[d].state not in TERMINAL)
             return
         if decided is READY or decided.state is State.RUNNING:
             self._on_ready(step)
@@ -468,15 +471,23 @@ class Scheduler:
         step.token = None
         step.ended = time.time()
         self._publish(event)
+        # A satisfying finish only counts down a plain --after dependent; anything
+        # else (a failure, a cancel, an --after-any dependent) gets the full rule.
+        satisfying = outcome(state, step.spec.on_fail) in (Outcome.OUTPUT, Outcome.SKIP)
         for child in self._graph.dependents(step.name):
             if child in self._active:
-                self._to_check.append(child)
+                waiting = self._steps[child]
+                if satisfying and not waiting.spec.after_any:
+                    waiting.unmet -= 1
+                    if waiting.unmet > 0:
+                        continue
+                heapq.heappush(self._to_check, (self._graph.position(child), child))
         self._deactivate(step.name)
 
     def _drain_checks(self) -> None:
         checks = self._to_check
         while checks:
-            step = self._steps.get(checks.popleft())
+            step = self._steps.get(heapq.heappop(checks)[1])
             if step is not None and step.state is State.WAITING and step.name in self._active:
                 self._evaluate(step)
 
