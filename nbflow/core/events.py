@@ -115,6 +115,9 @@ class StepSucceeded(StepEvent):
     attempts: int = 1
     duration: float = 0.0
     outputs: tuple[str, ...] = ()
+    key: str | None = None
+    checkpoint: str | None = None
+    not_restorable: str | None = None  # why the checkpoint cannot restore (unpicklable outputs, no key)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,10 @@ class StepRestored(StepEvent):
 
     state = State.RESTORED
     outputs: tuple[str, ...] = ()
+    key: str | None = None
+    checkpoint: str = ""
+    load_seconds: float = 0.0
+    time_saved: float | None = None
 
 
 @dataclass(frozen=True)

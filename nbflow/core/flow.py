@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, TypeVar, overload
 
+from .cache import Cache
 from .errors import FlowFailed, FlowTimeout
 from .events import Event, Subscriber, log_event
 from .executor import Executor
@@ -43,6 +44,7 @@ class Flow:
         max_workers: int | None = None,
         executors: Iterable[Executor] = (),
         host: Callable[[MutableMapping[str, Any]], Host] = NamespaceHost,
+        cache: Cache | None = None,
     ) -> None:
         from ..executors.thread import ThreadExecutor
 
@@ -52,7 +54,8 @@ class Flow:
         for executor in executors:
             pool[executor.name] = executor
         self._executors = pool
-        self._scheduler = Scheduler(host(self.namespace), pool, self._loop)
+        self._scheduler = Scheduler(host(self.namespace), pool, self._loop, cache)
+        self.cache = cache
         self._scheduler.bus.subscribe(log_event)
         self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))

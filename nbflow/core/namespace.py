@@ -16,7 +16,7 @@ import inspect
 import linecache
 import traceback
 import types
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,11 @@ class NamespaceHost:
             names = [n for n in analysis.outputs if n in scope]
         deleted = tuple(n for n in analysis.deletes if n not in scope)
         return Outputs({n: scope[n] for n in names if n != "__builtins__"}, deleted, scope)
+
+    def read_inputs(self, names: Iterable[str]) -> dict[str, Any]:
+        """Current values of these names (absent ones left out), for the cache key."""
+        namespace = self.namespace
+        return {name: namespace[name] for name in names if name in namespace}
 
     def inputs_of(self, spec: StepSpec) -> frozenset[str]:
         """Names the step reads from the namespace."""

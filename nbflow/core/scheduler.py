@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import events as ev
+from .cache import AttemptResult, Cache, Key
 from .deps import READY, Outcome, outcome, verdict
 from .durations import format_duration
 from .errors import FlowClosed, OptionError, StateError, UnknownStepError
@@ -32,6 +33,7 @@ from .executor import Executor
 from .graph import Graph
 from .loop import LoopThread
 from .namespace import Outputs, format_error
+from .reads import outputs_of
 from .spec import StepSpec
 from .states import ACTIVE, TERMINAL, UP_TO_DATE, State
 from .status import AttemptInfo, StepStatus
@@ -44,6 +46,8 @@ class Host(Protocol):
 
     def prepare(self, spec: StepSpec) -> None: ...
     def evaluate_condition(self, spec: StepSpec) -> bool: ...
+    def inputs_of(self, spec: StepSpec) -> frozenset[str]: ...
+    def read_inputs(self, names: Iterable[str]) -> dict[str, Any]: ...
     def execute(self, spec: StepSpec) -> Outputs: ...
     def commit(self, spec: StepSpec, outputs: Outputs) -> None: ...
 
@@ -52,8 +56,26 @@ class _Step:
     """The scheduler's mutable record of one step (touched under the lock only)."""
 
     __slots__ = (
-        "attempt", "ended", "error", "log", "mono_started", "name", "outputs", "reason",
-        "spec", "start_at", "started", "state", "token", "traceback", "unmet",
+        "attempt",
+        "checkpoint",
+        "ended",
+        "error",
+        "force",
+        "key",
+        "log",
+        "mono_started",
+        "name",
+        "not_restorable",
+        "outputs",
+        "reason",
+        "spec",
+        "start_at",
+        "started",
+        "state",
+        "time_saved",
+        "token",
+        "traceback",
+        "unmet",
     )
 
     def __init__(self, spec: StepSpec) -> None:
@@ -75,6 +97,11 @@ class _Step:
         self.outputs: tuple[str, ...] = ()
         self.start_at: float | None = None
         self.unmet = 0  # --after steps not yet finished; the full rule runs when it reaches 0
+        self.force = False  # execute even if a checkpoint matches (this run only)
+        self.key: str | None = None
+        self.checkpoint: str | None = None
+        self.time_saved: float | None = None
+        self.not_restorable: str | None = None
         self.log.clear()
 
 
@@ -87,8 +114,11 @@ class _Waiter:
 class Scheduler:
     """Runs a graph of steps through executors, publishing every change."""
 
-    def __init__(self, host: Host, executors: Mapping[str, Executor], loop: LoopThread) -> None:
+    def __init__(self, host: Host, executors: Mapping[str, Executor], loop: LoopThread,
+                 cache: Cache | None = None) -> None:
         self._host = host
+        self._cache = cache
+        self._produced: tuple[Graph, frozenset[str]] | None = None
         self._executors = dict(executors)
         self._loop = loop
         self._lock = threading.RLock()
@@ -181,9 +211,11 @@ class Scheduler:
             if order and not self._active:
                 self._run += 1
                 self._publish(ev.FlowStarted(self._run))
+            forced = set(names or ()) if names is not None else set(chosen)
             for name in order:
                 step = self._steps[name]
                 step.reset()
+                step.force = force and name in forced
                 step.token = None
                 step.state = State.WAITING
                 self._active.add(name)
@@ -398,25 +430,70 @@ class Scheduler:
         self._publish(ev.StepStarted(self._run, step=step.name, attempt=step.attempt))
         if spec.timeout is not None:
             self._loop.call_later(spec.timeout, self._timed_out, step, token)
-        self._executors[spec.executor].submit(
-            partial(self._host.execute, spec), partial(self._attempt_done, step, token)
-        )
+        job = partial(self._attempt_job, spec, self._upstream_keys(spec), step.force, self._external(spec))
+        self._executors[spec.executor].submit(job, partial(self._attempt_done, step, token))
 
-    def _attempt_done(self, step: _Step, token: object, result: Any, error: BaseException | None) -> None:
+    def _upstream_keys(self, spec: StepSpec) -> dict[str, str | None]:
+        """What each dependency contributes to this step's cache key."""
+        keys: dict[str, str | None] = {}
+        for dep in spec.deps:
+            other = self._steps[dep]
+            if other.state in (State.SUCCEEDED, State.RESTORED):
+                keys[dep] = other.key
+            else:  # skipped, failed with --on-fail continue, or not finished (--after-any)
+                keys[dep] = f"<{other.state.value}>"
+        return keys
+
+    def _external(self, spec: StepSpec) -> frozenset[str]:
+        """Inputs that no step produces: parameters and plain-cell variables."""
+        if self._cache is None:
+            return frozenset()
+        graph = self._graph
+        if self._produced is None or self._produced[0] is not graph:
+            produced: set[str] = set()
+            for name in graph:
+                produced |= outputs_of(graph, name)
+            self._produced = (graph, frozenset(produced))
+        return self._host.inputs_of(spec) - self._produced[1]
+
+    def _attempt_job(self, spec: StepSpec, upstream: dict[str, str | None], force: bool,
+                     external: frozenset[str]) -> AttemptResult:
+        """One attempt, in a worker: restore from a matching checkpoint, or execute and save."""
+        cache = self._cache
+        if cache is None:
+            return AttemptResult(self._host.execute(spec), None)
+        if any(value is None for value in upstream.values()):
+            missing = next(dep for dep, value in upstream.items() if value is None)
+            key = Key(None, f"upstream step {missing!r} has no cache key")
+        else:
+            key = cache.key(spec, upstream, self._host.read_inputs(external))
+        if key.value is not None and not force and not spec.no_cache:
+            restored = cache.restore(spec, key.value)
+            if restored is not None:
+                return AttemptResult(restored.outputs, key.value, restored=restored)
+        started = time.monotonic()
+        outputs = self._host.execute(spec)
+        saved = None
+        if key.value is not None:
+            saved = cache.save(spec, key.value, outputs, time.monotonic() - started)
+        return AttemptResult(outputs, key.value, saved=saved, key_reason=key.reason)
+
+    def _attempt_done(self, step: _Step, token: object, result: AttemptResult | None,
+                      error: BaseException | None) -> None:
         with self._lock:
             if step.token is not token:
                 return  # abandoned: timed out, cancelled or redefined meanwhile
             executor = step.spec.executor
             self._running[executor] -= 1
-            if error is None:
+            if error is None and result is not None:
                 try:
-                    self._host.commit(step.spec, result)
+                    self._host.commit(step.spec, result.outputs)
                 except Exception as exc:
                     error = exc
-            if error is None:
+            if error is None and result is not None:
                 self._succeed(step, result)
             else:
-                self._attempt_failed(step, error, timed_out=False)
+                self._attempt_failed(step, error or RuntimeError("the attempt returned nothing"), timed_out=False)
             self._dispatch(executor)
             self._drain_checks()
 
@@ -433,12 +510,24 @@ class Scheduler:
             self._dispatch(executor)
             self._drain_checks()
 
-    def _succeed(self, step: _Step, outputs: Outputs) -> None:
+    def _succeed(self, step: _Step, result: AttemptResult) -> None:
         self._close_attempt(step, None, False)
-        step.outputs = tuple(outputs.values)
+        step.outputs = tuple(result.outputs.values)
+        step.key = result.key
+        restored = result.restored
+        if restored is not None:
+            step.checkpoint, step.time_saved = restored.path, restored.time_saved
+            self._finish(step, State.RESTORED, ev.StepRestored(
+                self._run, step=step.name, outputs=step.outputs, key=result.key, checkpoint=restored.path,
+                load_seconds=restored.load_seconds, time_saved=restored.time_saved))
+            return
+        saved = result.saved
+        step.checkpoint = saved.path if saved is not None else None
+        step.not_restorable = saved.not_restorable if saved is not None else result.key_reason
         duration = time.monotonic() - (step.mono_started or time.monotonic())
         self._finish(step, State.SUCCEEDED, ev.StepSucceeded(
-            self._run, step=step.name, attempts=step.attempt, duration=duration, outputs=step.outputs))
+            self._run, step=step.name, attempts=step.attempt, duration=duration, outputs=step.outputs,
+            key=step.key, checkpoint=step.checkpoint, not_restorable=step.not_restorable))
 
     def _attempt_failed(self, step: _Step, error: BaseException, timed_out: bool) -> None:
         spec = step.spec
@@ -548,6 +637,8 @@ class Scheduler:
             error=step.error if step.state is State.FAILED or step.state in ACTIVE else None,
             traceback=step.traceback if step.state is State.FAILED or step.state in ACTIVE else None,
             reason=step.reason, outputs=step.outputs, attempt_log=tuple(step.log),
+            key=step.key, checkpoint=step.checkpoint, time_saved=step.time_saved,
+            not_restorable=step.not_restorable,
         )
 
     # -- event delivery (loop thread) --------------------------------------------

@@ -34,23 +34,38 @@ class StepStatus:
     reason: str | None = None
     outputs: tuple[str, ...] = ()
     attempt_log: tuple[AttemptInfo, ...] = ()
+    key: str | None = None
+    checkpoint: str | None = None  # restored from, or written to
+    time_saved: float | None = None  # restored: original run time minus load time
+    not_restorable: str | None = None
 
-    def row(self) -> tuple[str, str, str, str, str]:
-        """(step, state, attempts, duration, error or reason) for text tables."""
-        detail = self.error or self.reason or ""
+    @property
+    def source(self) -> str:
+        """computed / restored / '' (nothing produced)."""
+        if self.state is State.RESTORED:
+            return "restored"
+        return "computed" if self.state is State.SUCCEEDED else ""
+
+    def row(self) -> tuple[str, ...]:
+        """(step, state, attempts, duration, source, error or reason) for text tables."""
+        detail = self.error or self.reason or self.not_restorable or ""
         return (
             self.name,
             self.state.value,
             str(self.attempts),
             format_duration(self.duration),
+            self.source,
             detail.splitlines()[0] if detail else "",
         )
 
 
 def format_table(statuses: list[StepStatus]) -> str:
-    """A plain-text table of statuses, columns padded to fit."""
-    header = ("step", "state", "attempts", "duration", "error")
+    """A plain-text table of statuses, columns padded to fit, with the total time saved."""
+    header = ("step", "state", "attempts", "duration", "source", "error")
     rows = [header, *(s.row() for s in statuses)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    saved = sum(s.time_saved or 0.0 for s in statuses)
+    if saved > 0:
+        lines.append(f"time saved by restoring: {format_duration(saved)}")
     return "\n".join(lines)
