@@ -1,0 +1,384 @@
+"""`CheckpointStore`: a step's outputs saved to, and loaded from, signed checkpoint files.
+
+One file per (step, cache key) at `<root>/<step>/<key>.ckpt` (names
+percent-encoded when needed). The file format and its checks are in
+`format.py`; moving the bytes with hashing alongside in `transfer.py`; what is
+pickled and how in `pickling.py`; local disk vs fsspec in `fs.py`.
+
+Guarantees, for the scheduler built on top:
+
+* `write` is atomic: readers see the previous file or the complete new one,
+  never a partial one, even if the writer is killed (local disk: temp file,
+  fsync, rename, fsync of the folder). A failed write raises
+  `CheckpointWriteError` and leaves the previous checkpoint as it was.
+* `read` unpickles nothing until the whole file has passed its checksum and
+  HMAC with this user's secret, and the header names the requested step and
+  key and a compatible Python (same major.minor) and cloudpickle (same major).
+  Any failure is a `CheckpointRefused` with a one-line reason naming the step;
+  the caller runs the step again.
+* Unpicklable outputs do not fail the write: they are named in
+  `WriteResult.unpicklable`, the rest is saved, and `read` refuses the
+  checkpoint as not restorable unless asked for the partial outputs.
+
+Throughput: buffers are written straight from the objects' memory and read
+into freshly allocated buffers that the unpickled objects then own; chunk
+hashing runs on a thread pool alongside the I/O.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote
+
+import cloudpickle
+
+from . import format as fmt
+from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
+from .fs import Backend, backend_for, is_temp_name
+from .pickling import dump_outputs, load_outputs
+from .secret import load_secret
+from .transfer import read_file, read_header, write_file
+
+SUFFIX = ".ckpt"
+_MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What `write` did: where, how big, how long, and which outputs were left out."""
+
+    step: str
+    key: str
+    path: str
+    size: int
+    seconds: float
+    unpicklable: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def restorable(self) -> bool:
+        return not self.unpicklable
+
+    @property
+    def reason(self) -> str | None:
+        """`"conn: cannot pickle 'socket' object; ..."`, or None when restorable."""
+        if not self.unpicklable:
+            return None
+        return "; ".join(f"{name}: {why}" for name, why in self.unpicklable.items())
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What `load` returns: the outputs plus what provenance wants to record."""
+
+    step: str
+    key: str
+    path: str
+    size: int
+    seconds: float
+    outputs: dict[str, Any]
+    unpicklable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    """One stored file as `list` sees it (from names and stat, nothing opened)."""
+
+    step: str
+    key: str
+    size: int
+    mtime: float
+    path: str
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A checkpoint's header, read without verifying the file: for display only."""
+
+    step: str
+    key: str
+    path: str
+    size: int
+    created: float
+    python: str
+    cloudpickle: str
+    outputs: tuple[str, ...]
+    unpicklable: Mapping[str, str]
+
+    @property
+    def restorable(self) -> bool:
+        return not self.unpicklable
+
+
+def _encode(name: str, what: str) -> str:
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise ValueError(f"checkpoint {what} must be a non-empty string, got {name!r}")
+    encoded = quote(name, safe="")
+    if encoded.startswith("."):  # never hidden, never "." or "..", never a temp name
+        encoded = "%2E" + encoded[1:]
+    if len(encoded) > _MAX_NAME:
+        raise ValueError(f"checkpoint {what} is too long ({len(encoded)} > {_MAX_NAME})")
+    return encoded
+
+
+class CheckpointStore:
+    """Checkpoints under `root`: a local folder or any fsspec URL (`memory://x`, `s3://b/p`).
+
+    `secret` defaults to this user's secret (`secret.load_secret()`, read on
+    first use). `chunk_size` is the hashing unit; it is recorded in each file,
+    so stores with different chunk sizes read each other's files.
+
+    Methods are safe to call from several threads and processes at once.
+    """
+
+    def __init__(
+        self,
+        root: Any,
+        *,
+        secret: bytes | None = None,
+        chunk_size: int = fmt.DEFAULT_CHUNK,
+    ) -> None:
+        if not fmt.MIN_CHUNK <= chunk_size <= fmt.MAX_CHUNK:
+            raise ValueError(f"chunk_size must be in [{fmt.MIN_CHUNK}, {fmt.MAX_CHUNK}]")
+        self._fs: Backend = backend_for(root)
+        self._secret_value = secret
+        self.chunk_size = chunk_size
+
+    def __repr__(self) -> str:
+        return f"CheckpointStore({self.root!r})"
+
+    @property
+    def root(self) -> str:
+        return self._fs.display(self._fs.root)
+
+    def _secret(self) -> bytes:
+        if self._secret_value is None:
+            self._secret_value = load_secret()
+        return self._secret_value
+
+    def _path(self, step: str, key: str) -> str:
+        return self._fs.join(_encode(step, "step"), _encode(key, "key") + SUFFIX)
+
+    def path_for(self, step: str, key: str) -> str:
+        """Where the checkpoint of `step` with `key` is (or would be)."""
+        return self._fs.display(self._path(step, key))
+
+    def ensure(self) -> None:
+        """Create the root folder (0700) if needed: raises `OSError` if the store is unreachable."""
+        self._fs.makedirs(self._fs.root)
+
+    def exists(self, step: str, key: str) -> bool:
+        """A file is there; says nothing about whether it will verify."""
+        return self._fs.exists(self._path(step, key))
+
+    def remove(self, step: str, key: str) -> bool:
+        """Delete one checkpoint; False if there was none."""
+        return self._fs.remove(self._path(step, key))
+
+    # -- writing --------------------------------------------------------
+
+    def write(self, step: str, key: str, outputs: Mapping[str, Any]) -> WriteResult:
+        """Save `outputs` ({name: value}) as the checkpoint of `step` with cache `key`.
+
+        Replaces any checkpoint with the same step and key atomically. Values
+        that cannot be pickled are left out and named in the result, which is
+        then not `restorable`. Raises `CheckpointWriteError` if the file
+        cannot be written (the previous checkpoint stays readable).
+        """
+        started = time.perf_counter()
+        final = self._path(step, key)
+        secret = self._secret()
+        pickled = dump_outputs(outputs)
+        try:
+            header = fmt.Header(
+                step=step,
+                key=key,
+                python=platform.python_version(),
+                cloudpickle=cloudpickle.__version__,
+                created=time.time(),
+                chunk=self.chunk_size,
+                pickle_size=len(pickled.stream),
+                buffer_sizes=tuple(len(b) for b in pickled.buffers),
+                outputs=pickled.names,
+                unpicklable=pickled.unpicklable,
+            )
+            self._fs.makedirs(self._fs.join(_encode(step, "step")))
+            size = write_file(self._fs, final, header, pickled.stream, pickled.buffers, secret)
+        except OSError as exc:
+            raise CheckpointWriteError(
+                step, key, str(exc), errno=exc.errno, path=self._fs.display(final)
+            ) from exc
+        finally:
+            pickled.release()
+        return WriteResult(
+            step,
+            key,
+            self._fs.display(final),
+            size,
+            time.perf_counter() - started,
+            dict(pickled.unpicklable),
+        )
+
+    # -- reading --------------------------------------------------------
+
+    def read(self, step: str, key: str, *, partial: bool = False) -> dict[str, Any]:
+        """The outputs saved for `step` with `key`, after every check passed.
+
+        Raises `CheckpointMissing` if there is none and `CheckpointRefused` if
+        it must not be loaded. A checkpoint with unpicklable outputs is refused
+        as not restorable unless `partial=True`, which returns the saved ones.
+        """
+        return self.load(step, key, partial=partial).outputs
+
+    def load(self, step: str, key: str, *, partial: bool = False) -> LoadResult:
+        """Like `read`, with the file's size and the load time (for provenance)."""
+        started = time.perf_counter()
+        path = self._path(step, key)
+        shown = self._fs.display(path)
+        secret = self._secret()
+        try:
+            handle = self._fs.open_read(path)
+        except FileNotFoundError:
+            raise CheckpointMissing(step, key, shown) from None
+        except OSError as exc:
+            raise CheckpointRefused(step, key, f"cannot read: {exc}", shown) from exc
+        try:
+            header, stream, buffers = read_file(handle, secret)
+        except fmt.FormatError as exc:
+            raise CheckpointRefused(step, key, str(exc), shown) from None
+        except OSError as exc:
+            raise CheckpointRefused(step, key, f"cannot read: {exc}", shown) from exc
+        except MemoryError:
+            raise CheckpointRefused(
+                step, key, f"not enough memory to load {handle.size} bytes", shown
+            ) from None
+        finally:
+            handle.close()
+        reason = self._mismatch(header, step, key)
+        if reason is None and header.unpicklable and not partial:
+            parts = (f"{n}: {why}" for n, why in header.unpicklable.items())
+            reason = "not restorable: " + "; ".join(parts)
+        if reason is not None:
+            raise CheckpointRefused(step, key, reason, shown)
+        try:
+            outputs = load_outputs(stream, buffers)
+        except Exception as exc:  # verified, yet unloadable here
+            raise CheckpointRefused(
+                step, key, f"cannot unpickle: {type(exc).__name__}: {exc}", shown
+            ) from exc
+        if set(outputs) != set(header.outputs):
+            raise CheckpointRefused(step, key, "outputs differ from the header", shown)
+        return LoadResult(
+            step,
+            key,
+            shown,
+            handle.size,
+            time.perf_counter() - started,
+            outputs,
+            dict(header.unpicklable),
+        )
+
+    def load_many(
+        self,
+        wanted: Iterable[tuple[str, str]],
+        *,
+        partial: bool = False,
+        max_workers: int = 4,
+    ) -> dict[tuple[str, str], LoadResult | CheckpointMissing | CheckpointRefused]:
+        """Load several checkpoints at once (restoring a finished flow after a restart).
+
+        Files are read on several threads, so one checkpoint's unpickling
+        (CPU) overlaps another's disk reads. Each (step, key) maps to its
+        `LoadResult`, or to the `CheckpointMissing`/`CheckpointRefused` it
+        raised: one bad checkpoint does not stop the others.
+        """
+        items = list(dict.fromkeys(wanted))
+
+        def one(item: tuple[str, str]) -> LoadResult | CheckpointMissing | CheckpointRefused:
+            try:
+                return self.load(*item, partial=partial)
+            except (CheckpointMissing, CheckpointRefused) as exc:
+                return exc
+
+        if len(items) <= 1 or max_workers <= 1:
+            return {item: one(item) for item in items}
+        # Own short-lived threads: loads wait on the shared hashing pool.
+        workers = min(max_workers, len(items))
+        with ThreadPoolExecutor(workers, thread_name_prefix="nbflow-load") as pool:
+            return dict(zip(items, pool.map(one, items), strict=True))
+
+    @staticmethod
+    def _mismatch(header: fmt.Header, step: str, key: str) -> str | None:
+        """Why a verified checkpoint is still not for this step, key and interpreter."""
+        if header.step != step or header.key != key:
+            return f"written for step {header.step!r} key {header.key!r}"
+        here = platform.python_version()
+        if header.python.split(".")[:2] != here.split(".")[:2]:
+            return f"written by Python {header.python}, this is Python {here}"
+        ours = cloudpickle.__version__
+        if header.cloudpickle.split(".")[0] != ours.split(".")[0]:
+            return f"written with cloudpickle {header.cloudpickle}, this is {ours}"
+        return None
+
+    # -- looking around -------------------------------------------------
+
+    def info(self, step: str, key: str) -> CheckpointInfo:
+        """The header of one checkpoint, unverified (cheap: reads only the header)."""
+        path = self._path(step, key)
+        shown = self._fs.display(path)
+        try:
+            handle = self._fs.open_read(path)
+        except FileNotFoundError:
+            raise CheckpointMissing(step, key, shown) from None
+        try:
+            header = read_header(handle)
+        except fmt.FormatError as exc:
+            raise CheckpointRefused(step, key, str(exc), shown) from None
+        finally:
+            handle.close()
+        return CheckpointInfo(
+            header.step,
+            header.key,
+            shown,
+            handle.size,
+            header.created,
+            header.python,
+            header.cloudpickle,
+            header.outputs,
+            dict(header.unpicklable),
+        )
+
+    def list(self, step: str | None = None) -> list[CheckpointEntry]:
+        """Every stored checkpoint (or those of one step), from names and sizes only."""
+        folders = [_encode(step, "step")] if step is not None else self._fs.subdirs(self._fs.root)
+        found = []
+        for folder in folders:
+            for entry in self._fs.listdir(self._fs.join(folder)):
+                if entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
+                    found.append(
+                        CheckpointEntry(
+                            unquote(folder),
+                            unquote(entry.name[: -len(SUFFIX)]),
+                            entry.size,
+                            entry.mtime,
+                            self._fs.display(self._fs.join(folder, entry.name)),
+                        )
+                    )
+        return sorted(found, key=lambda e: (e.step, e.key))
+
+    def sweep_temp_files(self, older_than: float = 3600.0) -> int:
+        """Delete temporary files left by writers that died; returns how many.
+
+        Only files older than `older_than` seconds, so live writers are safe.
+        """
+        now = time.time()
+        removed = 0
+        for folder in self._fs.subdirs(self._fs.root):
+            for entry in self._fs.listdir(self._fs.join(folder)):
+                if is_temp_name(entry.name) and now - entry.mtime > older_than:
+                    removed += self._fs.remove(self._fs.join(folder, entry.name))
+        return removed

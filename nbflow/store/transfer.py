@@ -1,0 +1,145 @@
+"""Moving checkpoint bytes to and from storage, hashing chunks alongside the I/O.
+
+Writing: every chunk's digest is handed to the hashing pool first, then the
+regions are written straight from the objects' memory; if hashing is still
+running the data is flushed (`fdatasync`) meanwhile; the trailer goes last
+before the temporary file is committed (fsync, rename, folder fsync).
+
+Reading: the header is parsed (unverified, but only to learn the layout; its
+sizes must add up to the file's size before anything is allocated), then
+every region is read with `readinto` into a freshly allocated buffer, each
+chunk handed to the pool as soon as it is in memory. The trailer is checked
+against the digests before the caller may unpickle anything; the buffers then
+become the unpickled objects' memory without another copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import format as fmt
+from .fs import Backend, ReadHandle
+
+_NUMPY_MIN = 1 << 20
+_numpy: Any = None
+
+
+def write_file(
+    fs: Backend,
+    final: str,
+    header: fmt.Header,
+    stream: memoryview,
+    buffers: Sequence[memoryview],
+    secret: bytes,
+) -> int:
+    """Write one checkpoint atomically at `final`; return its size.
+
+    Raises the `OSError` that stopped it, after removing the temporary file;
+    whatever was at `final` before is untouched.
+    """
+    encoded = header.encode()
+    layout = fmt.Layout.of(len(encoded), header.pickle_size, header.buffer_sizes)
+    views = fmt.regions(layout, memoryview(fmt.prefix(encoded)), stream, buffers)
+    digester = fmt.Digester(parallel=layout.end > header.chunk)
+    for pieces in fmt.chunks(views, header.chunk):
+        digester.add(pieces)
+    try:
+        temp = fs.create_temp(final)
+        try:
+            for view in views:
+                temp.write(view)
+            if not digester.done():
+                temp.sync_data()  # flush the payload while the last chunks are hashed
+            temp.write(fmt.trailer(secret, layout.end, digester.digests()))
+            temp.commit()
+        except BaseException:
+            temp.abort()
+            raise
+    except BaseException:
+        digester.cancel()
+        raise
+    return layout.total
+
+
+def read_header(handle: ReadHandle) -> fmt.Header:
+    """Parse the header at the start of `handle` (not verified: for layout or display)."""
+    fixed = bytearray(fmt.FIXED.size)
+    _read_exact(handle, memoryview(fixed))
+    raw = bytearray(fmt.parse_fixed(bytes(fixed), handle.size))
+    _read_exact(handle, memoryview(raw))
+    return fmt.Header.decode(bytes(raw))
+
+
+def read_file(handle: ReadHandle, secret: bytes) -> tuple[fmt.Header, bytearray, list[Any]]:
+    """Read and verify a whole checkpoint; return its header, pickle stream and buffers.
+
+    Raises `format.FormatError` naming the first check that fails; nothing
+    has been unpickled at that point.
+    """
+    fixed = bytearray(fmt.FIXED.size)
+    _read_exact(handle, memoryview(fixed))
+    header_size = fmt.parse_fixed(bytes(fixed), handle.size)
+    prefix = fixed + bytearray(header_size)
+    _read_exact(handle, memoryview(prefix)[fmt.FIXED.size :])
+    header = fmt.Header.decode(bytes(prefix[fmt.FIXED.size :]))
+    layout = fmt.Layout.of(header_size, header.pickle_size, header.buffer_sizes)
+    if layout.total != handle.size:
+        raise fmt.FormatError(
+            f"truncated or damaged (size {handle.size}, header says {layout.total})"
+        )
+    stream = bytearray(header.pickle_size)
+    buffers = [_alloc(size) for size in header.buffer_sizes]
+    views = fmt.regions(
+        layout,
+        memoryview(prefix),
+        memoryview(stream),
+        [memoryview(b) for b in buffers],
+        writable_pads=True,
+    )
+    digester = fmt.Digester(parallel=layout.end > header.chunk)
+    try:
+        done = len(prefix)  # already read
+        for pieces in fmt.chunks(views, header.chunk):
+            for piece in pieces:
+                if done:
+                    done -= len(piece)
+                else:
+                    _read_exact(handle, piece)
+            digester.add(pieces)
+        tail = bytearray(fmt.TRAILER.size)
+        _read_exact(handle, memoryview(tail))
+        digests = digester.digests()
+    except BaseException:
+        digester.cancel()
+        raise
+    fmt.check_trailer(bytes(tail), secret, layout.end, digests)
+    return header, stream, buffers
+
+
+def _alloc(size: int) -> Any:
+    """A writable buffer for `readinto`: numpy's for big ones (no zero-fill, huge pages).
+
+    `bytearray(n)` zero-fills and faults in 4 KiB pages first, which costs
+    about as much as reading the data from disk.
+    """
+    global _numpy
+    if size >= _NUMPY_MIN:
+        if _numpy is None:
+            try:
+                import numpy
+            except ImportError:
+                _numpy = False
+            else:
+                _numpy = numpy
+        if _numpy is not False:
+            return _numpy.empty(size, dtype=_numpy.uint8)
+    return bytearray(size)
+
+
+def _read_exact(handle: ReadHandle, view: memoryview) -> None:
+    while len(view):
+        got = handle.readinto(view)
+        if not got:
+            raise fmt.FormatError("truncated file")
+        view = view[got:]
