@@ -34,6 +34,13 @@ class Restored:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A checkpoint exists but must not be loaded (tampered, torn, foreign); the step runs again."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Saved:
     """Where a checkpoint went; `not_restorable` names outputs that could not be pickled."""
 
@@ -50,8 +57,8 @@ class Cache(Protocol):
         """The step's key from its definition, its upstream keys and its outside inputs."""
         ...
 
-    def restore(self, spec: StepSpec, key: str) -> Restored | None:
-        """Load a valid checkpoint for `key`, or None (absent, or refused with a warning)."""
+    def restore(self, spec: StepSpec, key: str) -> Restored | Refused | None:
+        """Load a valid checkpoint for `key`; None when there is none, Refused when it fails a check."""
         ...
 
     def save(self, spec: StepSpec, key: str, outputs: Outputs, duration: float) -> Saved:
@@ -68,3 +75,4 @@ class AttemptResult:
     restored: Restored | None = None
     saved: Saved | None = None
     key_reason: str | None = None
+    notes: tuple[str, ...] = ()  # warnings to show under the step (refused checkpoint, ...)

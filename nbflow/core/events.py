@@ -159,6 +159,13 @@ class StepRestored(StepEvent):
 
 
 @dataclass(frozen=True)
+class StepWarning(StepEvent):
+    """Something the user should know that does not change the step's state."""
+
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class StepUpstreamFailed(StepEvent):
     """Blocked: a dependency failed (with --on-fail stop) or was blocked itself."""
 
@@ -224,7 +231,9 @@ class EventBus:
 
 def log_event(event: Event) -> None:
     """The `nbflow` logger as a subscriber: failures as warnings, the rest as info."""
-    if isinstance(event, (AttemptFailed, StepFailed)):
+    if isinstance(event, StepWarning):
+        logger.warning("step %s: %s", event.step, event.message)
+    elif isinstance(event, (AttemptFailed, StepFailed)):
         if logger.isEnabledFor(logging.WARNING):
             level = logging.ERROR if isinstance(event, StepFailed) else logging.WARNING
             logger.log(level, "step %s: %s: %s", event.step, type(event).__name__, event.error)

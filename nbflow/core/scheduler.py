@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import events as ev
-from .cache import AttemptResult, Cache, Key
+from .cache import AttemptResult, Cache, Key, Refused, Restored
 from .deps import READY, Outcome, outcome, verdict
 from .durations import format_duration
 from .errors import FlowClosed, OptionError, StateError, UnknownStepError
@@ -467,16 +467,21 @@ class Scheduler:
             key = Key(None, f"upstream step {missing!r} has no cache key")
         else:
             key = cache.key(spec, upstream, self._host.read_inputs(external))
+        notes: list[str] = []
         if key.value is not None and not force and not spec.no_cache:
-            restored = cache.restore(spec, key.value)
-            if restored is not None:
-                return AttemptResult(restored.outputs, key.value, restored=restored)
+            found = cache.restore(spec, key.value)
+            if isinstance(found, Restored):
+                return AttemptResult(found.outputs, key.value, restored=found)
+            if isinstance(found, Refused):
+                notes.append(f"checkpoint refused ({found.reason}); running the step again")
         started = time.monotonic()
         outputs = self._host.execute(spec)
         saved = None
         if key.value is not None:
             saved = cache.save(spec, key.value, outputs, time.monotonic() - started)
-        return AttemptResult(outputs, key.value, saved=saved, key_reason=key.reason)
+            if saved.not_restorable:
+                notes.append(f"will not restore: {saved.not_restorable}")
+        return AttemptResult(outputs, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes))
 
     def _attempt_done(self, step: _Step, token: object, result: AttemptResult | None,
                       error: BaseException | None) -> None:
@@ -514,6 +519,8 @@ class Scheduler:
         self._close_attempt(step, None, False)
         step.outputs = tuple(result.outputs.values)
         step.key = result.key
+        for note in result.notes:
+            self._publish(ev.StepWarning(self._run, step=step.name, message=note))
         restored = result.restored
         if restored is not None:
             step.checkpoint, step.time_saved = restored.path, restored.time_saved
