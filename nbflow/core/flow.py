@@ -13,8 +13,8 @@ import weakref
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, TypeVar, overload
 
-from .cache import Cache
-from .errors import FlowFailed, FlowTimeout
+from .cache import AttemptResult, Cache, Restored
+from .errors import FlowFailed, FlowTimeout, StateError
 from .events import Event, Subscriber, log_event
 from .executor import Executor
 from .graph import Graph
@@ -147,6 +147,21 @@ class Flow:
         """Run a failed step again, then its dependents."""
         return self._scheduler.retry(name)
 
+    def restore(self, spec: StepSpec, key: str) -> bool:
+        """Define `spec` and load its checkpoint for `key` without running it (resume).
+
+        Returns False when there is no valid checkpoint; the step is then defined
+        but pending.
+        """
+        if self.cache is None:
+            raise StateError(spec.name, "restoring needs a checkpoint store (Flow(cache=...))")
+        self.define(spec)
+        found = self.cache.restore(spec, key)
+        if not isinstance(found, Restored):
+            return False
+        self._scheduler.adopt(spec.name, AttemptResult(found.outputs, key, restored=found))
+        return True
+
     def invalidate(self, name: str) -> None:
         """Mark a step and everything downstream stale."""
         self._scheduler.invalidate(name)
@@ -187,6 +202,11 @@ class Flow:
         self._scheduler.set_capacity("thread", value)
 
     # -- lifetime ----------------------------------------------------------------
+
+    def set_cache(self, cache: Cache | None) -> None:
+        """Use another checkpoint store from the next attempt on."""
+        self.cache = cache
+        self._scheduler.set_cache(cache)
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> None:
         """Run `callback` on nbflow's loop thread after `delay` seconds."""

@@ -265,6 +265,19 @@ class Scheduler:
             self._drain_checks()
             return frozenset(done)
 
+    def adopt(self, name: str, result: AttemptResult) -> None:
+        """Take outputs restored outside a run (`%flow resume`): bind them, mark the step restored."""
+        with self._lock:
+            self._require(name)
+            step = self._steps[name]
+            if name in self._active:
+                raise StateError(name, "cannot restore a step while it runs")
+            self._host.commit(step.spec, result.outputs)
+            step.reset()
+            step.started = step.ended = time.time()
+            self._succeed(step, result)
+            self._drain_checks()
+
     def add_waiter(self, names: Iterable[str] | None, callback: Callable[[], None]) -> object:
         """Call `callback` once the steps are finished and their events delivered."""
         with self._lock:
@@ -282,6 +295,10 @@ class Scheduler:
     def remove_waiter(self, waiter: object) -> None:
         with self._lock:
             self._waiters = [w for w in self._waiters if w is not waiter]
+
+    def set_cache(self, cache: Cache | None) -> None:
+        with self._lock:
+            self._cache = cache
 
     def set_capacity(self, executor: str, capacity: int) -> None:
         with self._lock:

@@ -17,19 +17,26 @@ from ..core import events as ev
 from ..core.flow import Flow
 from ..core.namespace import NamespaceHost, Outputs
 from ..core.spec import StepSpec
+from ..store.store import open_store
 from .output import OutputRouter, StepSink
 
 _ACTIVE: KernelFlow | None = None
 
 
-def notebook_dir() -> Path:
-    """The notebook's folder: Jupyter Server tells the kernel via JPY_SESSION_NAME."""
+def notebook_path() -> Path | None:
+    """The notebook's path: Jupyter Server tells the kernel via JPY_SESSION_NAME."""
     session = os.environ.get("JPY_SESSION_NAME")
     if session:
         path = Path(session)
         if path.suffix == ".ipynb" and path.parent.is_dir():
-            return path.parent.resolve()
-    return Path.cwd()
+            return path.resolve()
+    return None
+
+
+def notebook_dir() -> Path:
+    """The notebook's folder, else the working directory (where kernels start)."""
+    path = notebook_path()
+    return path.parent if path is not None else Path.cwd()
 
 
 class KernelHost(NamespaceHost):
@@ -54,10 +61,31 @@ class KernelFlow:
         self.sinks: dict[str, StepSink] = {}
         self.settings: dict[str, Any] = {"auto_rerun": True, "executor": "thread", "dask_address": None}
         self.folder = notebook_dir()
-        self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self))
+        path = notebook_path()
+        self.flow_name = os.environ.get("NBFLOW_FLOW_NAME") or (path.stem if path else "notebook")
+        self.store = open_store(self.folder, flow_name=self.flow_name)
+        self.settings["store"] = self.store.root
+        self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store)
         self.settings["max_workers"] = self.flow.max_workers
+        self.flow.subscribe(self.store.manifest)
         self.flow.subscribe(self._on_event)
         self.router.install()
+        self._spec_order = 0
+
+    def remember(self, spec: StepSpec, header: str, code: str) -> None:
+        """Keep the cell's header and code in the store, so `%flow resume` can rebuild the step."""
+        self._spec_order += 1
+        self.store.manifest.save_spec(spec.name, header, code, spec.cell, self._spec_order)
+
+    def use_store(self, location: str) -> None:
+        """`%flow config store=...`: checkpoints go there from now on."""
+        store = open_store(self.folder, flow_name=self.flow_name, configured=location)
+        self.flow.unsubscribe(self.store.manifest)
+        self.store.close()
+        self.store = store
+        self.flow.set_cache(store)
+        self.flow.subscribe(store.manifest)
+        self.settings["store"] = store.root
 
     def sink(self, step: str) -> StepSink:
         sink = self.sinks.get(step)
@@ -92,11 +120,15 @@ class KernelFlow:
         elif isinstance(event, ev.StepUpstreamFailed):
             sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
         elif isinstance(event, ev.StepRestored):
-            sink.note(f"↺ {event.step} restored from checkpoint")
+            saved = f", saved {_seconds(event.time_saved)}" if event.time_saved else ""
+            sink.note(f"↺ {event.step} restored from checkpoint in {_seconds(event.load_seconds)}{saved}")
+        elif isinstance(event, ev.StepWarning):
+            sink.note(f"⚠ {event.step}: {event.message}")
 
     def close(self) -> None:
         self.router.uninstall()
         self.flow.close()
+        self.store.close()
 
 
 def _seconds(value: float) -> str:

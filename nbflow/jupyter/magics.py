@@ -66,6 +66,7 @@ class FlowMagics(Magics):
             changed = flow.define(spec)
         except NbflowError as error:
             raise error.with_traceback(None) from None
+        kf.remember(spec, line, code)
         for variable, producer in undeclared_reads(flow.graph, spec.name).items():
             print(f"nbflow: step {spec.name!r} reads {variable!r}, an output of step {producer!r}, "
                   f"without --after {producer}", file=sys.stderr)
@@ -129,9 +130,34 @@ class FlowMagics(Magics):
         self.kf.flow.retry(args.step)
 
     def _cmd_invalidate(self, args: argparse.Namespace) -> None:
+        key = self.kf.flow.status()[args.step].key if args.step in self.kf.flow.graph else None
         self.kf.flow.invalidate(args.step)
+        if key is not None and self.kf.store.checkpoints.remove(args.step, key):
+            print(f"nbflow: dropped the checkpoint of {args.step!r}")
         if self.kf.settings["auto_rerun"]:
             self.kf.flow.run(args.step)
+
+    def _cmd_resume(self, args: argparse.Namespace) -> None:
+        kf = self.kf
+        keys = {record.step: record.key for record in kf.store.manifest.latest() if record.key}
+        restored, missing = [], []
+        for record in kf.store.manifest.load_specs():
+            spec = record.spec()
+            key = keys.get(spec.name)
+            if key is not None and kf.flow.restore(spec, key):
+                restored.append(spec.name)
+            else:
+                missing.append(spec.name)
+        print(f"nbflow: restored {len(restored)} step(s)" + (f": {', '.join(restored)}" if restored else ""))
+        if missing:
+            print(f"nbflow: not restorable (run their cells): {', '.join(missing)}")
+
+    def _cmd_clean(self, args: argparse.Namespace) -> None:
+        from .cleaning import clean
+
+        older = parse_duration(args.older_than) if args.older_than else None
+        removed, kept = clean(self.kf.store, self.kf.flow.status().values(), older_than=older)
+        print(f"nbflow: removed {removed} checkpoint(s), kept {kept}")
 
     def _cmd_config(self, args: argparse.Namespace) -> None:
         settings = self.kf.settings
@@ -146,6 +172,8 @@ class FlowMagics(Magics):
                 raise UsageError(f"%flow config: expected KEY=VALUE, got {pair!r}")
             updates[key] = _config_value(key, value, settings, self.kf)
         for key, value in updates.items():
+            if key == "store":
+                continue  # already switched while validating
             settings[key] = value
             if key == "max_workers":
                 self.kf.flow.max_workers = value
@@ -169,6 +197,9 @@ def _show(sink: Any) -> None:
 
 
 def _config_value(key: str, value: str, settings: dict[str, Any], kf: Any) -> Any:
+    if key == "store":
+        kf.use_store(value)
+        return kf.settings["store"]
     if key not in settings:
         raise UsageError(f"%flow config: unknown key {key!r} (known: {', '.join(sorted(settings))})")
     if key == "max_workers":
@@ -218,6 +249,9 @@ def _build_parser() -> _Parser:
     config = sub.add_parser("config", help="show or change settings")
     config.add_argument("pairs", nargs="*")
     sub.add_parser("timeline", help="a Gantt chart of the last run")
+    sub.add_parser("resume", help="after a restart: rebuild the graph from the store and restore outputs")
+    clean = sub.add_parser("clean", help="delete checkpoints no longer referenced")
+    clean.add_argument("--older-than", dest="older_than")
     return parser
 
 
