@@ -1,163 +1,63 @@
-"""The kernel side of nbflow: one Flow per kernel over the user namespace.
+"""`%load_ext nbflow`: register the magics, and nothing heavier.
 
-`%load_ext nbflow` creates it; everything here translates between IPython
-(cells, display, the user namespace) and the pure core.
+The kernel's Flow, its store and its threads are created by the first
+`%%step` or `%flow`, so loading the extension costs only the magics' import.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-from collections.abc import MutableMapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core import events as ev
-from ..core.flow import Flow
-from ..core.namespace import NamespaceHost, Outputs
-from ..core.spec import StepSpec
-from ..store.store import open_store
-from .output import OutputRouter, StepSink
+if TYPE_CHECKING:
+    from .kernel_flow import KernelFlow
 
+_SHELL: Any = None
 _ACTIVE: KernelFlow | None = None
 
 
-def notebook_path() -> Path | None:
-    """The notebook's path: Jupyter Server tells the kernel via JPY_SESSION_NAME."""
-    session = os.environ.get("JPY_SESSION_NAME")
-    if session:
-        path = Path(session)
-        if path.suffix == ".ipynb" and path.parent.is_dir():
-            return path.resolve()
-    return None
-
-
-def notebook_dir() -> Path:
-    """The notebook's folder, else the working directory (where kernels start)."""
-    path = notebook_path()
-    return path.parent if path is not None else Path.cwd()
-
-
-class KernelHost(NamespaceHost):
-    """Runs steps over the user namespace, with each step's output captured to its sink."""
-
-    def __init__(self, namespace: MutableMapping[str, Any], kernel_flow: KernelFlow) -> None:
-        super().__init__(namespace)
-        self._kernel_flow = kernel_flow
-
-    def execute(self, spec: StepSpec) -> Outputs:
-        sink = self._kernel_flow.sink(spec.name)
-        with self._kernel_flow.router.capture(sink):
-            return super().execute(spec)
-
-
-class KernelFlow:
-    """The flow of one kernel: its Flow, output sinks, settings and subscriptions."""
-
-    def __init__(self, shell: Any) -> None:
-        self.shell = shell
-        self.router = OutputRouter(shell)
-        self.sinks: dict[str, StepSink] = {}
-        self.settings: dict[str, Any] = {"auto_rerun": True, "executor": "thread", "dask_address": None}
-        self.folder = notebook_dir()
-        path = notebook_path()
-        self.flow_name = os.environ.get("NBFLOW_FLOW_NAME") or (path.stem if path else "notebook")
-        self.store = open_store(self.folder, flow_name=self.flow_name)
-        self.settings["store"] = self.store.root
-        self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store)
-        self.settings["max_workers"] = self.flow.max_workers
-        self.flow.subscribe(self.store.manifest)
-        self.flow.subscribe(self._on_event)
-        self.router.install()
-        self._spec_order = 0
-
-    def remember(self, spec: StepSpec, header: str, code: str) -> None:
-        """Keep the cell's header and code in the store, so `%flow resume` can rebuild the step."""
-        self._spec_order += 1
-        self.store.manifest.save_spec(spec.name, header, code, spec.cell, self._spec_order)
-
-    def use_store(self, location: str) -> None:
-        """`%flow config store=...`: checkpoints go there from now on."""
-        store = open_store(self.folder, flow_name=self.flow_name, configured=location)
-        self.flow.unsubscribe(self.store.manifest)
-        self.store.close()
-        self.store = store
-        self.flow.set_cache(store)
-        self.flow.subscribe(store.manifest)
-        self.settings["store"] = store.root
-
-    def sink(self, step: str) -> StepSink:
-        sink = self.sinks.get(step)
-        if sink is None:
-            sink = self.sinks[step] = StepSink(step, self.flow.call_later)
-        return sink
-
-    def _on_event(self, event: ev.Event) -> None:
-        """Narrate attempts, retries and outcomes under each step's cell."""
-        if not isinstance(event, ev.StepEvent):
-            return
-        sink = self.sinks.get(event.step)
-        if sink is None:
-            return
-        if isinstance(event, ev.StepStarted) and event.attempt > 1:
-            sink.note(f"── {event.step}: attempt {event.attempt} ──")
-        elif isinstance(event, ev.AttemptFailed):
-            name, _, value = event.error.partition(": ")
-            sink.error(name, value, event.traceback)
-            sink.note(f"{event.step}: attempt {event.attempt} failed: {event.error}")
-        elif isinstance(event, ev.StepRetrying):
-            sink.note(f"{event.step}: retrying in {event.delay:g}s (attempt {event.attempt})")
-        elif isinstance(event, ev.StepSucceeded):
-            tries = f" after {event.attempts} attempts" if event.attempts > 1 else ""
-            sink.note(f"✓ {event.step} succeeded in {_seconds(event.duration)}{tries}")
-        elif isinstance(event, ev.StepFailed):
-            sink.note(f"✗ {event.step} failed: {event.error}")
-        elif isinstance(event, ev.StepSkipped):
-            sink.note(f"– {event.step} skipped: {event.reason}")
-        elif isinstance(event, ev.StepCancelled):
-            sink.note(f"– {event.step} cancelled: {event.reason}")
-        elif isinstance(event, ev.StepUpstreamFailed):
-            sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
-        elif isinstance(event, ev.StepRestored):
-            saved = f", saved {_seconds(event.time_saved)}" if event.time_saved else ""
-            sink.note(f"↺ {event.step} restored from checkpoint in {_seconds(event.load_seconds)}{saved}")
-        elif isinstance(event, ev.StepWarning):
-            sink.note(f"⚠ {event.step}: {event.message}")
-
-    def close(self) -> None:
-        self.router.uninstall()
-        self.flow.close()
-        self.store.close()
-
-
-def _seconds(value: float) -> str:
-    from ..core.durations import format_duration
-
-    return format_duration(value)
-
-
-def load(shell: Any) -> KernelFlow:
-    """`%load_ext nbflow`: one KernelFlow per kernel, magics registered."""
+def kernel_flow() -> KernelFlow:
+    """This kernel's KernelFlow, created on first use."""
     global _ACTIVE
-    if _ACTIVE is not None and _ACTIVE.shell is shell:
-        return _ACTIVE
+    if _ACTIVE is None:
+        from .kernel_flow import KernelFlow
+
+        if _SHELL is None:
+            raise RuntimeError("nbflow is not loaded: run %load_ext nbflow")
+        _ACTIVE = KernelFlow(_SHELL)
+    return _ACTIVE
+
+
+def load(shell: Any) -> None:
+    """`%load_ext nbflow`."""
+    global _SHELL
+    if _SHELL is shell:
+        return
     from .magics import FlowMagics
 
-    kernel_flow = KernelFlow(shell)
+    _SHELL = shell
     shell.register_magics(FlowMagics(shell, kernel_flow))
-    _ACTIVE = kernel_flow
-    return kernel_flow
 
 
 def unload(shell: Any) -> None:
     """`%unload_ext nbflow`: cancel running steps, stop threads, restore streams."""
-    global _ACTIVE
+    global _ACTIVE, _SHELL
     if _ACTIVE is not None:
         with contextlib.suppress(Exception):
             _ACTIVE.close()
-        magics = shell.magics_manager.magics
-        magics["cell"].pop("step", None)
-        magics["line"].pop("flow", None)
         _ACTIVE = None
+    magics = shell.magics_manager.magics
+    magics["cell"].pop("step", None)
+    magics["line"].pop("flow", None)
+    _SHELL = None
     print("nbflow unloaded", file=sys.stderr)
+
+
+def __getattr__(name: str) -> Any:
+    """`extension.KernelFlow` and friends still resolve (they live in kernel_flow)."""
+    if name in ("KernelFlow", "KernelHost", "notebook_dir", "notebook_path"):
+        from . import kernel_flow as module
+
+        return getattr(module, name)
+    raise AttributeError(name)

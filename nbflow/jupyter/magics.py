@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -17,11 +18,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from ..core.durations import format_duration, parse_duration
 from ..core.errors import NbflowError
 from ..core.header import header_help, parse_header
-from ..core.reads import undeclared_reads
 from ..core.states import UP_TO_DATE
 
 if TYPE_CHECKING:
-    from .extension import KernelFlow
+    from .kernel_flow import KernelFlow
 
 
 def _cell_id(shell: Any) -> str | None:
@@ -50,9 +50,13 @@ dependencies are satisfied, and its output appears under this cell.
 
 @magics_class
 class FlowMagics(Magics):
-    def __init__(self, shell: Any, kernel_flow: KernelFlow) -> None:
+    def __init__(self, shell: Any, kernel_flow: Callable[[], KernelFlow]) -> None:
         super().__init__(shell)
-        self.kf = kernel_flow
+        self._kernel_flow = kernel_flow
+
+    @property
+    def kf(self) -> KernelFlow:
+        return self._kernel_flow()
 
     @cell_magic
     def step(self, line: str, cell: str) -> None:
@@ -67,6 +71,8 @@ class FlowMagics(Magics):
         except NbflowError as error:
             raise error.with_traceback(None) from None
         kf.remember(spec, line, code)
+        from ..core.reads import undeclared_reads
+
         for variable, producer in undeclared_reads(flow.graph, spec.name).items():
             print(f"nbflow: step {spec.name!r} reads {variable!r}, an output of step {producer!r}, "
                   f"without --after {producer}", file=sys.stderr)
