@@ -31,6 +31,7 @@ class Restored:
     path: str
     load_seconds: float
     time_saved: float | None = None
+    computed_at: float | None = None  # wall clock of the run that produced the checkpoint
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,7 @@ class StepRestored(StepEvent):
     checkpoint: str = ""
     load_seconds: float = 0.0
     time_saved: float | None = None
+    computed_at: float | None = None
 
 
 @dataclass(frozen=True)

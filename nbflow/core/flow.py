@@ -102,9 +102,13 @@ class Flow:
 
     # -- running -------------------------------------------------------------
 
-    def run(self, *names: str, force: bool = False) -> frozenset[str]:
-        """Start in the background: every step not up to date, or `names` and what they need."""
-        return self._scheduler.run(names or None, force=force)
+    def run(self, *names: str, force: bool = False, rerun_failed: bool = True) -> frozenset[str]:
+        """Start in the background: every step not up to date, or `names` and what they need.
+
+        `rerun_failed=False` leaves failed upstream steps alone (a new cell that
+        depends on a failed step is blocked rather than re-running it).
+        """
+        return self._scheduler.run(names or None, force=force, rerun_failed=rerun_failed)
 
     def wait(self, *names: str, timeout: float | None = None, raise_on_failure: bool = True
              ) -> dict[str, StepStatus]:

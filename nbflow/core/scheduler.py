@@ -202,11 +202,17 @@ class Scheduler:
 
     # -- running -----------------------------------------------------------------
 
-    def run(self, names: Iterable[str] | None = None, force: bool = False) -> frozenset[str]:
-        """Schedule steps (all that are not up to date, or `names` and what they need)."""
+    def run(self, names: Iterable[str] | None = None, force: bool = False,
+            rerun_failed: bool = True) -> frozenset[str]:
+        """Schedule steps (all that are not up to date, or `names` and what they need).
+
+        With `rerun_failed=False`, needed steps that failed, were blocked or
+        cancelled are left as they are (the named steps are then blocked by
+        them); only pending and stale ones are added.
+        """
         with self._lock:
             self._check_open()
-            chosen = self._select(names, force)
+            chosen = self._select(names, force, rerun_failed)
             order = [n for n in self._graph.topological_order() if n in chosen]
             if order and not self._active:
                 self._run += 1
@@ -316,7 +322,7 @@ class Scheduler:
 
     # -- the state machine (lock held) ----------------------------------------
 
-    def _select(self, names: Iterable[str] | None, force: bool) -> set[str]:
+    def _select(self, names: Iterable[str] | None, force: bool, rerun_failed: bool) -> set[str]:
         steps = self._steps
         if names is None:
             chosen = {n for n, s in steps.items() if n not in self._active and (force or s.state not in UP_TO_DATE)}
@@ -326,7 +332,7 @@ class Scheduler:
                 self._require(name)
                 if name not in self._active and (force or steps[name].state not in UP_TO_DATE):
                     chosen.add(name)
-                self._add_needs(name, chosen)
+                self._add_needs(name, chosen, rerun_failed)
         for below in self._graph.descendants_of(chosen) - chosen:
             step = steps[below]
             if below in self._active:
@@ -335,7 +341,7 @@ class Scheduler:
                 chosen.add(below)
         return chosen
 
-    def _add_needs(self, name: str, chosen: set[str]) -> None:
+    def _add_needs(self, name: str, chosen: set[str], rerun_failed: bool) -> None:
         """Add the not-up-to-date, not-active ancestors that `name` needs."""
         frontier = [name]
         while frontier:
@@ -345,7 +351,9 @@ class Scheduler:
             if any_of and not any(self._steps[d].state in UP_TO_DATE or d in self._active for d in any_of):
                 needed.extend(any_of)
             for dep in needed:
-                if dep not in chosen and dep not in self._active and self._steps[dep].state not in UP_TO_DATE:
+                state = self._steps[dep].state
+                settled = state in UP_TO_DATE or (not rerun_failed and state in TERMINAL)
+                if dep not in chosen and dep not in self._active and not settled:
                     chosen.add(dep)
                     frontier.append(dep)
 
@@ -543,7 +551,8 @@ class Scheduler:
             step.checkpoint, step.time_saved = restored.path, restored.time_saved
             self._finish(step, State.RESTORED, ev.StepRestored(
                 self._run, step=step.name, outputs=step.outputs, key=result.key, checkpoint=restored.path,
-                load_seconds=restored.load_seconds, time_saved=restored.time_saved))
+                load_seconds=restored.load_seconds, time_saved=restored.time_saved,
+                computed_at=restored.computed_at))
             return
         saved = result.saved
         step.checkpoint = saved.path if saved is not None else None

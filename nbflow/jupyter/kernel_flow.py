@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,11 @@ class KernelFlow:
             sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
         elif isinstance(event, ev.StepRestored):
             saved = f", saved {_seconds(event.time_saved)}" if event.time_saved else ""
-            sink.note(f"↺ {event.step} restored from checkpoint in {_seconds(event.load_seconds)}{saved}")
+            when = ""
+            if event.computed_at:
+                when = " computed " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.computed_at))
+            sink.note(f"↺ {event.step} restored from the checkpoint{when}, "
+                      f"loaded in {_seconds(event.load_seconds)}{saved}")
         elif isinstance(event, ev.StepWarning):
             sink.note(f"⚠ {event.step}: {event.message}")
 

@@ -83,7 +83,7 @@ class FlowMagics(Magics):
             sink.note(f"{spec.name} is up to date ({state.value}); `%flow run {spec.name} --force` runs it again")
             return
         if kf.settings["auto_rerun"] or previous is None:
-            flow.run(spec.name)
+            flow.run(spec.name, rerun_failed=False)
 
     step.__doc__ = STEP_DOC
 

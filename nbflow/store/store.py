@@ -59,7 +59,8 @@ class Store:
         self.manifest.record_restore(spec.name, key, loaded.path, loaded.seconds, size=loaded.size)
         provenance = self.manifest.provenance(spec.name)
         saved = provenance.time_saved if provenance is not None else None
-        return Restored(Outputs(dict(loaded.outputs)), loaded.path, loaded.seconds, saved)
+        computed = provenance.computed_at if provenance is not None else None
+        return Restored(Outputs(dict(loaded.outputs)), loaded.path, loaded.seconds, saved, computed)
 
     def save(self, spec: StepSpec, key: str, outputs: Outputs, duration: float) -> Saved:
         try:

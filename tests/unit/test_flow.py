@@ -491,3 +491,19 @@ def test_close_cancels_running_steps() -> None:
     gate.set()
     assert flow.status()["hang"].state is State.CANCELLED
     assert flow.status()["hang"].reason == "the flow was closed"
+
+
+def test_new_dependent_of_a_failed_step_is_blocked_not_rerunning_it(flow: Flow) -> None:
+    """run(name, rerun_failed=False) leaves a failed upstream alone: the new step is upstream-failed."""
+    flow.namespace["calls"] = []
+    flow.add("bad", "calls.append(1)\nraise ValueError('x')")
+    flow.run()
+    flow.wait(timeout=10, raise_on_failure=False)
+    flow.add("child", "y = 1", after="bad")
+    flow.run("child", rerun_failed=False)
+    flow.wait(timeout=10, raise_on_failure=False)
+    assert flow.namespace["calls"] == [1]
+    assert flow.status()["child"].state is State.UPSTREAM_FAILED
+    flow.run("child")  # the default re-runs what the step needs
+    flow.wait(timeout=10, raise_on_failure=False)
+    assert flow.namespace["calls"] == [1, 1]
