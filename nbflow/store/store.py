@@ -27,6 +27,7 @@ from .manifest import Manifest
 
 logger = logging.getLogger("nbflow")
 DEFAULT_FOLDER = ".nbflow"
+MANIFEST = "manifest.sqlite"
 
 
 class Store:
@@ -40,7 +41,7 @@ class Store:
         self.checkpoints = CheckpointStore(root)
         self.checkpoints.ensure()
         manifest_root = Path(local_root) if local_root is not None else Path(root)
-        self.manifest = Manifest(manifest_root, flow_name)
+        self.manifest = Manifest(manifest_root / MANIFEST, flow_name)
         self.watch_root = Path(watch_root) if watch_root is not None else Path.cwd()
 
     # -- the Cache protocol ------------------------------------------------------
