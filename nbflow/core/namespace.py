@@ -85,8 +85,8 @@ class NamespaceHost:
         assert spec.condition is not None
         return bool(eval(_condition(spec.name, spec.condition), self.snapshot()))
 
-    def execute(self, spec: StepSpec) -> Outputs:
-        """Run the body once; raises whatever the body raises."""
+    def execute(self, spec: StepSpec, attempt: int = 1) -> Outputs:
+        """Run the body once (`attempt` is for hosts that label attempts); raises what the body raises."""
         if spec.func is not None:
             return Outputs({spec.name: spec.func(**self._arguments(spec))})
         assert spec.code is not None

@@ -48,7 +48,7 @@ class Host(Protocol):
     def evaluate_condition(self, spec: StepSpec) -> bool: ...
     def inputs_of(self, spec: StepSpec) -> frozenset[str]: ...
     def read_inputs(self, names: Iterable[str]) -> dict[str, Any]: ...
-    def execute(self, spec: StepSpec) -> Outputs: ...
+    def execute(self, spec: StepSpec, attempt: int = 1) -> Outputs: ...
     def commit(self, spec: StepSpec, outputs: Outputs) -> None: ...
 
 
@@ -455,7 +455,8 @@ class Scheduler:
         self._publish(ev.StepStarted(self._run, step=step.name, attempt=step.attempt))
         if spec.timeout is not None:
             self._loop.call_later(spec.timeout, self._timed_out, step, token)
-        job = partial(self._attempt_job, spec, self._upstream_keys(spec), step.force, self._external(spec))
+        job = partial(self._attempt_job, spec, step.attempt, self._upstream_keys(spec), step.force,
+                      self._external(spec))
         self._executors[spec.executor].submit(job, partial(self._attempt_done, step, token))
 
     def _upstream_keys(self, spec: StepSpec) -> dict[str, str | None]:
@@ -481,12 +482,12 @@ class Scheduler:
             self._produced = (graph, frozenset(produced))
         return self._host.inputs_of(spec) - self._produced[1]
 
-    def _attempt_job(self, spec: StepSpec, upstream: dict[str, str | None], force: bool,
+    def _attempt_job(self, spec: StepSpec, attempt: int, upstream: dict[str, str | None], force: bool,
                      external: frozenset[str]) -> AttemptResult:
         """One attempt, in a worker: restore from a matching checkpoint, or execute and save."""
         cache = self._cache
         if cache is None:
-            return AttemptResult(self._host.execute(spec), None)
+            return AttemptResult(self._host.execute(spec, attempt), None)
         if any(value is None for value in upstream.values()):
             missing = next(dep for dep, value in upstream.items() if value is None)
             key = Key(None, f"upstream step {missing!r} has no cache key")
@@ -500,7 +501,7 @@ class Scheduler:
             if isinstance(found, Refused):
                 notes.append(f"checkpoint refused ({found.reason}); running the step again")
         started = time.monotonic()
-        outputs = self._host.execute(spec)
+        outputs = self._host.execute(spec, attempt)
         saved = None
         if key.value is not None:
             saved = cache.save(spec, key.value, outputs, time.monotonic() - started)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core import events as ev
 from ..core.flow import Flow
-from ..core.namespace import NamespaceHost, Outputs
+from ..core.namespace import NamespaceHost, Outputs, format_error
 from ..core.spec import StepSpec
 from ..store.store import open_store
 from .output import OutputRouter, StepSink
@@ -48,10 +48,24 @@ class KernelHost(NamespaceHost):
         super().__init__(namespace)
         self._kernel_flow = kernel_flow
 
-    def execute(self, spec: StepSpec) -> Outputs:
+    def execute(self, spec: StepSpec, attempt: int = 1) -> Outputs:
+        """Run with the thread's output going to the step's sink, labelled per attempt.
+
+        Labels and tracebacks are written here, on the step's own thread, so
+        they interleave correctly with what the attempt prints.
+        """
         sink = self._kernel_flow.sink(spec.name)
+        if attempt > 1:
+            total = "" if spec.retries == float("inf") else f" of {1 + int(spec.retries)}"
+            sink.note(f"── {spec.name}: attempt {attempt}{total} ──")
         with self._kernel_flow.router.capture(sink):
-            return super().execute(spec)
+            try:
+                return super().execute(spec, attempt)
+            except Exception as error:
+                line, text = format_error(error)
+                sink.error(type(error).__name__, str(error), text)
+                sink.note(f"{spec.name}: attempt {attempt} failed: {line}")
+                raise
 
 
 class KernelFlow:
@@ -109,11 +123,8 @@ class KernelFlow:
         sink = self.sinks.get(event.step)
         if sink is None:
             return
-        if isinstance(event, ev.StepStarted) and event.attempt > 1:
-            sink.note(f"── {event.step}: attempt {event.attempt} ──")
-        elif isinstance(event, ev.AttemptFailed):
-            name, _, value = event.error.partition(": ")
-            sink.error(name, value, event.traceback)
+        if isinstance(event, ev.AttemptFailed) and event.timed_out:
+            # A timed-out attempt is abandoned by the scheduler, not raised in its thread.
             sink.note(f"{event.step}: attempt {event.attempt} failed: {event.error}")
         elif isinstance(event, ev.StepRetrying):
             sink.note(f"{event.step}: retrying in {event.delay:g}s (attempt {event.attempt})")
