@@ -18,6 +18,7 @@ from ..core import events as ev
 from ..core.flow import Flow
 from ..core.namespace import NamespaceHost, Outputs, format_error
 from ..core.spec import StepSpec
+from ..core.states import TERMINAL
 from ..store.store import open_store
 from .output import OutputRouter, StepSink
 
@@ -148,6 +149,8 @@ class KernelFlow:
                       f"loaded in {_seconds(event.load_seconds)}{saved}")
         elif isinstance(event, ev.StepWarning):
             sink.note(f"⚠ {event.step}: {event.message}")
+        if event.state is not None and event.state in TERMINAL:
+            sink.publish_static()
 
     def close(self) -> None:
         self.router.uninstall()

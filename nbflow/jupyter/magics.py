@@ -124,9 +124,14 @@ class FlowMagics(Magics):
 
     def _cmd_wait(self, args: argparse.Namespace) -> None:
         timeout = parse_duration(args.timeout) if args.timeout else None
-        self.kf.flow.wait(*args.steps, timeout=timeout)
-        for sink in self.kf.sinks.values():
-            sink.flush()
+        try:
+            self.kf.flow.wait(*args.steps, timeout=timeout)
+        finally:
+            # Sent while this cell runs, so batch runs (nbclient, papermill)
+            # record every step's final output in the step's own cell.
+            for sink in self.kf.sinks.values():
+                sink.flush()
+                sink.publish_static()
 
     def _cmd_cancel(self, args: argparse.Namespace) -> None:
         cancelled = self.kf.flow.cancel(*args.steps, downstream=args.downstream)
@@ -193,13 +198,22 @@ class FlowMagics(Magics):
 
 
 def _show(sink: Any) -> None:
-    """Display a fresh Output widget for the step in the current cell."""
+    """Display the step's live Output widget in the current cell, with a static copy beside it.
+
+    The widget shows output live in any front end; the same display also
+    carries text/html and text/plain, updated when the step finishes, so a
+    notebook executed by nbclient or papermill shows the step's output where
+    widgets do not render (nbconvert, GitHub).
+    """
+    import uuid
+
     from IPython.display import display
     from ipywidgets import Output
 
     widget = Output()
-    sink.attach(widget)
-    display(widget)
+    display_id = f"nbflow-{uuid.uuid4().hex}"
+    sink.attach(widget, display_id)
+    display(sink.bundle(), raw=True, display_id=display_id)
 
 
 def _config_value(key: str, value: str, settings: dict[str, Any], kf: Any) -> Any:

@@ -13,6 +13,7 @@ dicts, which is what a batch run writes into the notebook.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -33,13 +34,39 @@ class StepSink:
         self._pending: list[tuple[str, str]] = []
         self._scheduled = False
         self._widget: Any = None
+        self._display_id: str | None = None
 
-    def attach(self, widget: Any) -> None:
+    def attach(self, widget: Any, display_id: str | None = None) -> None:
         """Show this sink in a (new) Output widget, e.g. when its cell is re-run."""
         with self._lock:
             self._widget = widget
+            self._display_id = display_id
             self.outputs = []
             self._pending = []
+
+    def bundle(self) -> dict[str, Any]:
+        """The display: the live widget view plus a static copy of the outputs so far."""
+        with self._lock:
+            self._drain()
+            outputs = list(self.outputs)
+        data: dict[str, Any] = {
+            "text/plain": static_text(outputs) or f"{self.step}: waiting",
+            "text/html": static_html(outputs) or f"<pre>{_escape(self.step)}: waiting</pre>",
+        }
+        if self._widget is not None:
+            data["application/vnd.jupyter.widget-view+json"] = {
+                "version_major": 2, "version_minor": 0, "model_id": self._widget.model_id,
+            }
+        return data
+
+    def publish_static(self) -> None:
+        """Refresh the static copy (sent as a display update; front ends that render
+        the widget keep showing the widget)."""
+        if self._display_id is None:
+            return
+        from IPython.display import update_display
+
+        update_display(self.bundle(), raw=True, display_id=self._display_id)
 
     def clear(self) -> None:
         with self._lock:
@@ -101,15 +128,7 @@ class StepSink:
         """Everything written as plain text (tests and batch summaries read it)."""
         with self._lock:
             self._drain()
-            parts = []
-            for out in self.outputs:
-                if out["output_type"] == "stream":
-                    parts.append(out["text"])
-                elif out["output_type"] == "error":
-                    parts.append("\n".join(out["traceback"]) + "\n")
-                else:
-                    parts.append(str(out["data"].get("text/plain", "")) + "\n")
-            return "".join(parts)
+            return static_text(self.outputs)
 
 
 class _Stream:
@@ -185,6 +204,43 @@ class OutputRouter:
         finally:
             self._local.sink = previous
             sink.flush()
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def static_text(outputs: list[dict[str, Any]]) -> str:
+    """nbformat outputs as plain text."""
+    parts = []
+    for out in outputs:
+        if out["output_type"] == "stream":
+            parts.append(out["text"])
+        elif out["output_type"] == "error":
+            parts.append(_ANSI.sub("", "\n".join(out["traceback"])) + "\n")
+        else:
+            parts.append(str(out["data"].get("text/plain", "")) + "\n")
+    return "".join(parts)
+
+
+def static_html(outputs: list[dict[str, Any]]) -> str:
+    """nbformat outputs as one HTML fragment, richest representation of each."""
+    parts = []
+    for out in outputs:
+        if out["output_type"] == "stream":
+            parts.append(f"<pre>{_escape(out['text'])}</pre>")
+        elif out["output_type"] == "error":
+            parts.append(f"<pre style='color:#b00'>{_escape(_ANSI.sub('', chr(10).join(out['traceback'])))}</pre>")
+        else:
+            data = out["data"]
+            if "text/html" in data:
+                parts.append(str(data["text/html"]))
+            elif "image/svg+xml" in data:
+                parts.append(str(data["image/svg+xml"]))
+            elif "image/png" in data:
+                parts.append(f"<img src='data:image/png;base64,{data['image/png']}'>")
+            else:
+                parts.append(f"<pre>{_escape(str(data.get('text/plain', '')))}</pre>")
+    return "".join(parts)
 
 
 def _escape(text: str) -> str:
