@@ -169,7 +169,8 @@ def _numpy(digest: Any, value: Any, active: set[int], where: str) -> None:
         for index, item in enumerate(value.ravel(order="C")):
             _feed(digest, item, active, f"{where}[{index}]")
     else:
-        digest.update(memoryview(np.ascontiguousarray(value)).cast("B"))
+        flat: Any = np.ascontiguousarray(value).reshape(-1).view(np.uint8)  # no copy when already contiguous
+        digest.update(flat)
 
 
 def _pandas(digest: Any, value: Any) -> None:
@@ -183,4 +184,5 @@ def _pandas(digest: Any, value: Any) -> None:
         hashed = pd.util.hash_pandas_object(value, index=isinstance(value, pd.Series)).to_numpy()
     else:
         raise Unhashable(f"pandas.{type(value).__qualname__}")
-    digest.update(memoryview(hashed).cast("B"))
+    raw: Any = hashed.view("uint8")
+    digest.update(raw)
