@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from .conftest import Kernel
@@ -163,3 +164,21 @@ def test_unpicklable_output_is_named_and_step_not_restorable(tmp_path: Path) -> 
         assert "will not restore" in text
     finally:
         kernel.close()
+
+
+def test_kernel_shutdown_cancels_running_steps_and_records_it(tmp_path: Path) -> None:
+    """Shutting the kernel down cancels a running step; the manifest says so afterwards."""
+    from nbflow.store.manifest import Manifest
+
+    kernel = fresh(tmp_path)
+    try:
+        kernel.execute("%%step forever\nimport time\ntime.sleep(60)")
+        time.sleep(0.3)
+    finally:
+        kernel.close()
+    manifest = Manifest(tmp_path / ".nbflow" / "manifest.sqlite", "notebook")
+    try:
+        states = {record.step: record.state.value for record in manifest.latest()}
+    finally:
+        manifest.close()
+    assert states == {"forever": "cancelled"}
