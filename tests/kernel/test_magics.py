@@ -158,6 +158,9 @@ def test_flow_commands(kernel: Kernel) -> None:
     assert "max_workers: expected a whole number >= 1, got 'zero'" in bad.text
     assert "max_workers = " in kernel.execute("%flow config").text
 
+    shown = kernel.execute("%flow")
+    assert any("text/html" in o.get("data", {}) and "<table" in o["data"]["text/html"] for o in shown.outputs)
+    assert "gate" in shown.text and "sleepy" in shown.text
     timeline = kernel.execute("%flow timeline")
     assert any("image/svg+xml" in o.get("data", {}) for o in timeline.outputs)
     unknown = kernel.execute("%flow frobnicate")
