@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from . import events as ev
 from .cache import AttemptResult, Cache, Key, Refused, Restored
-from .deps import READY, Outcome, outcome, verdict
+from .deps import Outcome, outcome, verdict
 from .durations import format_duration
 from .errors import FlowClosed, OptionError, StateError, UnknownStepError
 from .events import EventBus
@@ -371,7 +371,7 @@ class Scheduler:
         if decided.state is None:
             step.unmet = sum(1 for d in step.spec.after if steps[d].state not in TERMINAL)
             return
-        if decided is READY or decided.state is State.RUNNING:
+        if decided.state is State.RUNNING:
             self._on_ready(step)
         elif decided.state is State.UPSTREAM_FAILED:
             step.reason = decided.reason
