@@ -54,7 +54,12 @@ class Flow:
         for executor in executors:
             pool[executor.name] = executor
         self._executors = pool
-        self._scheduler = Scheduler(host(self.namespace), pool, self._loop, cache)
+        runner = host(self.namespace)
+        for executor in pool.values():
+            run = getattr(executor, "run", None)
+            if run is not None and isinstance(runner, NamespaceHost):
+                runner.remote[executor.name] = run
+        self._scheduler = Scheduler(runner, pool, self._loop, cache)
         self.cache = cache
         self._scheduler.bus.subscribe(log_event)
         self._closed = False

@@ -14,9 +14,10 @@ import builtins
 import functools
 import inspect
 import linecache
+import sys
 import traceback
 import types
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,9 @@ class NamespaceHost:
 
     def __init__(self, namespace: MutableMapping[str, Any]) -> None:
         self.namespace = namespace
+        # Executors that run bodies elsewhere (a process, a cluster), by name:
+        # runner(name, code_or_func, inputs, output_names) -> (outputs, stdout, stderr)
+        self.remote: dict[str, Callable[..., tuple[dict[str, Any], str, str]]] = {}
 
     def snapshot(self) -> dict[str, Any]:
         scope = dict(self.namespace)
@@ -87,6 +91,9 @@ class NamespaceHost:
 
     def execute(self, spec: StepSpec, attempt: int = 1) -> Outputs:
         """Run the body once (`attempt` is for hosts that label attempts); raises what the body raises."""
+        runner = self.remote.get(spec.executor)
+        if runner is not None:
+            return self._execute_remote(spec, runner)
         if spec.func is not None:
             return Outputs({spec.name: spec.func(**self._arguments(spec))})
         assert spec.code is not None
@@ -105,6 +112,27 @@ class NamespaceHost:
         """Current values of these names (absent ones left out), for the cache key."""
         namespace = self.namespace
         return {name: namespace[name] for name in names if name in namespace}
+
+    def _execute_remote(self, spec: StepSpec, runner: Callable[..., tuple[dict[str, Any], str, str]]) -> Outputs:
+        """Send the inputs out, run there, bring outputs and printed text back (shown here)."""
+        if spec.func is not None:
+            body: Any = spec.func
+            inputs = self._arguments(spec)
+            names = frozenset({spec.name})
+        else:
+            assert spec.code is not None
+            analysis = analyze(spec.code)
+            body, inputs, names = spec.code, self.read_inputs(analysis.inputs), analysis.outputs
+        try:
+            values, out, err = runner(spec.name, body, inputs, names)
+        except Exception as error:
+            _, out, err = getattr(error, "nbflow_remote", ("", "", ""))
+            sys.stdout.write(out)
+            sys.stderr.write(err)
+            raise
+        sys.stdout.write(out)
+        sys.stderr.write(err)
+        return Outputs(values)
 
     def inputs_of(self, spec: StepSpec) -> frozenset[str]:
         """Names the step reads from the namespace."""

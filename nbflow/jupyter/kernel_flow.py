@@ -64,7 +64,8 @@ class KernelHost(NamespaceHost):
                 return super().execute(spec, attempt)
             except Exception as error:
                 line, text = format_error(error)
-                sink.error(type(error).__name__, str(error), text)
+                remote = getattr(error, "nbflow_remote", None)  # raised in a worker process
+                sink.error(type(error).__name__, str(error), remote[0] if remote else text)
                 sink.note(f"{spec.name}: attempt {attempt} failed: {line}")
                 raise
 
@@ -82,7 +83,10 @@ class KernelFlow:
         self.flow_name = os.environ.get("NBFLOW_FLOW_NAME") or (path.stem if path else "notebook")
         self.store = open_store(self.folder, flow_name=self.flow_name)
         self.settings["store"] = self.store.root
-        self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store)
+        from ..executors.process import ProcessExecutor
+
+        self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store,
+                         executors=[ProcessExecutor()])
         self.settings["max_workers"] = self.flow.max_workers
         self.flow.subscribe(self.store.manifest)
         self.flow.subscribe(self._on_event)

@@ -64,6 +64,9 @@ class FlowMagics(Magics):
         flow = kf.flow
         assert self.shell is not None
         code = self.shell.transform_cell(cell) if cell.strip() else "pass\n"
+        default = kf.settings["executor"]
+        if default != "thread" and "--executor" not in line:
+            line = f"{line} --executor {default}"
         try:
             spec = parse_header(line, code, cell=_cell_id(self.shell))
             previous = flow.status().get(spec.name)
@@ -232,7 +235,7 @@ def _config_value(key: str, value: str, settings: dict[str, Any], kf: Any) -> An
             raise UsageError(f"%flow config: auto_rerun: expected true or false, got {value!r}")
         return lowered in ("true", "1", "yes", "on")
     if key == "executor":
-        available = ("thread",)
+        available = ("thread", "process")
         if value not in available:
             raise UsageError(f"%flow config: executor: expected one of {', '.join(available)}, got {value!r}")
         return value

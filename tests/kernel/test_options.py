@@ -43,3 +43,18 @@ def test_options_end_to_end(kernel: Kernel) -> None:
     assert state(kernel, "skipped") == "skipped"
     assert kernel.execute("print('sk' in dir(), 'sp' in dir())").text.split() == ["False", "False"]
     assert state(kernel, "delayed") == "succeeded"
+
+
+def test_process_executor_in_the_kernel(kernel: Kernel) -> None:
+    """--executor process: the body runs in a worker; its print lands under the cell; outputs bind."""
+    kernel.execute("n = 100_000")
+    reply = kernel.execute("%%step heavy --executor process\nimport os\npid = os.getpid()\n"
+                           "total = sum(i % 7 for i in range(n))\nprint('heavy done')")
+    assert kernel.execute("%flow wait").status == "ok"
+    assert kernel.execute("import os\nprint(pid != os.getpid(), total)").text.split() == [
+        "True", str(sum(i % 7 for i in range(100_000)))]
+    assert "heavy done" in kernel.widget_text(reply.widget_ids()[0])
+    assert kernel.execute("%flow config executor=process").status == "ok"
+    kernel.execute("%%step light\nimport os\nwhere = os.getpid()")
+    kernel.execute("%flow wait")
+    assert kernel.execute("import os\nprint(where != os.getpid())").text.strip() == "True"
