@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import events as ev
+from ..core.durations import format_duration
 from ..core.flow import Flow
 from ..core.namespace import NamespaceHost, Outputs, format_error
 from ..core.spec import StepSpec
@@ -135,7 +136,7 @@ class KernelFlow:
             sink.note(f"{event.step}: retrying in {event.delay:g}s (attempt {event.attempt})")
         elif isinstance(event, ev.StepSucceeded):
             tries = f" after {event.attempts} attempts" if event.attempts > 1 else ""
-            sink.note(f"✓ {event.step} succeeded in {_seconds(event.duration)}{tries}")
+            sink.note(f"✓ {event.step} succeeded in {format_duration(event.duration)}{tries}")
         elif isinstance(event, ev.StepFailed):
             sink.note(f"✗ {event.step} failed: {event.error}")
         elif isinstance(event, ev.StepSkipped):
@@ -145,12 +146,12 @@ class KernelFlow:
         elif isinstance(event, ev.StepUpstreamFailed):
             sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
         elif isinstance(event, ev.StepRestored):
-            saved = f", saved {_seconds(event.time_saved)}" if event.time_saved else ""
+            saved = f", saved {format_duration(event.time_saved)}" if event.time_saved else ""
             when = ""
             if event.computed_at:
                 when = " computed " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.computed_at))
             sink.note(f"↺ {event.step} restored from the checkpoint{when}, "
-                      f"loaded in {_seconds(event.load_seconds)}{saved}")
+                      f"loaded in {format_duration(event.load_seconds)}{saved}")
         elif isinstance(event, ev.StepWarning):
             sink.note(f"⚠ {event.step}: {event.message}")
         if event.state is not None and event.state in TERMINAL:
@@ -163,7 +164,3 @@ class KernelFlow:
         sys.setswitchinterval(self._switch_interval)
 
 
-def _seconds(value: float) -> str:
-    from ..core.durations import format_duration
-
-    return format_duration(value)

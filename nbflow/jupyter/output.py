@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from html import escape as _escape
 from typing import Any, TextIO
 
 FLUSH_SECONDS = 0.1
@@ -243,5 +244,3 @@ def static_html(outputs: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
