@@ -10,6 +10,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Callable
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -109,8 +110,8 @@ class FlowMagics(Magics):
 
         statuses = list(self.kf.flow.status().values())
         rows = "".join(
-            f"<tr><td>{s.name}</td><td>{s.state.value}</td><td>{s.attempts}</td>"
-            f"<td>{format_duration(s.duration)}</td><td>{(s.error or s.reason or '')[:120]}</td></tr>"
+            f"<tr><td>{escape(s.name)}</td><td>{s.state.value}</td><td>{s.attempts}</td>"
+            f"<td>{format_duration(s.duration)}</td><td>{escape((s.error or s.reason or '')[:120])}</td></tr>"
             for s in statuses
         )
         html = ("<table><tr><th>step</th><th>state</th><th>attempts</th><th>duration</th><th>error</th></tr>"
