@@ -24,7 +24,8 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import events as ev
-from .cache import AttemptResult, Cache, Key, Refused, Restored
+from .attempt import ProducedNames, run_attempt
+from .cache import AttemptResult, Cache
 from .deps import Outcome, outcome, verdict
 from .durations import format_duration
 from .errors import FlowClosed, OptionError, StateError, UnknownStepError
@@ -33,7 +34,6 @@ from .executor import Executor
 from .graph import Graph
 from .loop import LoopThread
 from .namespace import Outputs, format_error
-from .reads import outputs_of
 from .spec import StepSpec
 from .states import ACTIVE, TERMINAL, UP_TO_DATE, State
 from .status import AttemptInfo, StepStatus
@@ -118,7 +118,7 @@ class Scheduler:
                  cache: Cache | None = None) -> None:
         self._host = host
         self._cache = cache
-        self._produced: tuple[Graph, frozenset[str]] | None = None
+        self._produced = ProducedNames()
         self._executors = dict(executors)
         self._loop = loop
         self._lock = threading.RLock()
@@ -455,8 +455,8 @@ class Scheduler:
         self._publish(ev.StepStarted(self._run, step=step.name, attempt=step.attempt))
         if spec.timeout is not None:
             self._loop.call_later(spec.timeout, self._timed_out, step, token)
-        job = partial(self._attempt_job, spec, step.attempt, self._upstream_keys(spec), step.force,
-                      self._external(spec))
+        job = partial(run_attempt, self._host, self._cache, spec, step.attempt, self._upstream_keys(spec),
+                      step.force, self._external(spec))
         self._executors[spec.executor].submit(job, partial(self._attempt_done, step, token))
 
     def _upstream_keys(self, spec: StepSpec) -> dict[str, str | None]:
@@ -474,40 +474,7 @@ class Scheduler:
         """Inputs that no step produces: parameters and plain-cell variables."""
         if self._cache is None:
             return frozenset()
-        graph = self._graph
-        if self._produced is None or self._produced[0] is not graph:
-            produced: set[str] = set()
-            for name in graph:
-                produced |= outputs_of(graph, name)
-            self._produced = (graph, frozenset(produced))
-        return self._host.inputs_of(spec) - self._produced[1]
-
-    def _attempt_job(self, spec: StepSpec, attempt: int, upstream: dict[str, str | None], force: bool,
-                     external: frozenset[str]) -> AttemptResult:
-        """One attempt, in a worker: restore from a matching checkpoint, or execute and save."""
-        cache = self._cache
-        if cache is None:
-            return AttemptResult(self._host.execute(spec, attempt), None)
-        if any(value is None for value in upstream.values()):
-            missing = next(dep for dep, value in upstream.items() if value is None)
-            key = Key(None, f"upstream step {missing!r} has no cache key")
-        else:
-            key = cache.key(spec, upstream, self._host.read_inputs(external))
-        notes: list[str] = []
-        if key.value is not None and not force and not spec.no_cache:
-            found = cache.restore(spec, key.value)
-            if isinstance(found, Restored):
-                return AttemptResult(found.outputs, key.value, restored=found)
-            if isinstance(found, Refused):
-                notes.append(f"checkpoint refused ({found.reason}); running the step again")
-        started = time.monotonic()
-        outputs = self._host.execute(spec, attempt)
-        saved = None
-        if key.value is not None:
-            saved = cache.save(spec, key.value, outputs, time.monotonic() - started)
-            if saved.not_restorable:
-                notes.append(f"will not restore: {saved.not_restorable}")
-        return AttemptResult(outputs, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes))
+        return self._host.inputs_of(spec) - self._produced.of(self._graph)
 
     def _attempt_done(self, step: _Step, token: object, result: AttemptResult | None,
                       error: BaseException | None) -> None:
