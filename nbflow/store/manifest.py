@@ -224,15 +224,7 @@ class ManifestError(NbflowError, OSError):
 # -- what readers get -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AttemptRecord:
-    """One attempt of a step in one run."""
-
-    number: int
-    started: float | None
-    ended: float | None = None
-    error: str | None = None
-    timed_out: bool = False
+AttemptRecord = AttemptInfo  # one attempt of a step in one run: the core's record, read back
 
 
 @dataclass(frozen=True)
@@ -264,7 +256,7 @@ class StepRecord:
     load_seconds: float | None = None
     original_seconds: float | None = None
     time_saved: float | None = None
-    attempt_log: tuple[AttemptRecord, ...] = ()
+    attempt_log: tuple[AttemptInfo, ...] = ()
 
     def status(self) -> StepStatus:
         """As the core's `StepStatus` (state `stale` when flagged), for `format_table`."""
@@ -279,9 +271,7 @@ class StepRecord:
             traceback=self.traceback,
             reason=self.reason,
             outputs=self.outputs,
-            attempt_log=tuple(
-                AttemptInfo(a.number, a.started or 0.0, a.ended, a.error, a.timed_out) for a in self.attempt_log
-            ),
+            attempt_log=self.attempt_log,
         )
 
 
@@ -1161,9 +1151,10 @@ class Manifest:
             return rows, attempts
 
         rows, attempts = self._read(read)
-        log: dict[tuple[int, str], list[AttemptRecord]] = {}
+        log: dict[tuple[int, str], list[AttemptInfo]] = {}
         for run_id, step, number, started, ended, error, timed_out in attempts:
-            log.setdefault((run_id, step), []).append(AttemptRecord(number, started, ended, error, bool(timed_out)))
+            attempt = AttemptInfo(number, started or 0.0, ended, error, bool(timed_out))
+            log.setdefault((run_id, step), []).append(attempt)
         return [_step_record(row, tuple(log.get((row[1], row[3]), ()))) for row in rows]
 
     def runs(self, limit: int | None = 20, flow_name: str | None = None) -> list[RunRecord]:
@@ -1283,7 +1274,7 @@ class Manifest:
 _TERMINAL = frozenset(state.value for state in TERMINAL)
 
 
-def _step_record(row: tuple[Any, ...], attempt_log: tuple[AttemptRecord, ...] = ()) -> StepRecord:
+def _step_record(row: tuple[Any, ...], attempt_log: tuple[AttemptInfo, ...] = ()) -> StepRecord:
     """A `_STEP_SELECT` row as a `StepRecord`."""
     run_row_id, run_id, flow, step, session, run = row[:6]
     del run_row_id
