@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .batch.loader import load_notebook
     from .core.flow import Flow
 
-__all__ = ["Flow", "__version__", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["Flow", "__version__", "load_ipython_extension", "load_notebook", "unload_ipython_extension"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,6 +22,10 @@ def __getattr__(name: str) -> Any:
         from .core.flow import Flow
 
         return Flow
+    if name == "load_notebook":
+        from .batch.loader import load_notebook
+
+        return load_notebook
     raise AttributeError(f"module 'nbflow' has no attribute {name!r}")
 
 

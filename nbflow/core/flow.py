@@ -11,6 +11,7 @@ import atexit
 import threading
 import weakref
 from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import replace
 from typing import Any, TypeVar, overload
 
 from .cache import AttemptResult, Cache, Restored
@@ -20,7 +21,7 @@ from .executor import Executor
 from .graph import Graph
 from .header import parse_header
 from .loop import LoopThread
-from .namespace import NamespaceHost
+from .namespace import MissingInput, NamespaceHost
 from .scheduler import Host, Scheduler
 from .spec import StepSpec, make_spec
 from .states import State
@@ -171,6 +172,23 @@ class Flow:
         self._scheduler.adopt(spec.name, AttemptResult(found.outputs, key, restored=found))
         return True
 
+    def run_step(self, name: str, /, **inputs: Any) -> dict[str, Any]:
+        """Run one step's body now, on this thread, with `inputs`; return what it binds.
+
+        For testing a step: no dependencies, retries, cache or events, and
+        neither the flow's namespace nor its state changes. Names the step
+        reads come from `inputs`, then the flow's namespace; one found in
+        neither is a MissingInput error naming it.
+        """
+        spec = self.graph[name]
+        scratch = {**self.namespace, **inputs}
+        host = NamespaceHost(scratch)
+        for needed in sorted(host.inputs_of(spec)):
+            if needed not in scratch and (spec.code is not None or _required(spec, needed)):
+                raise MissingInput(name, needed, f" (pass run_step({name!r}, {needed}=...))")
+        host.prepare(spec)
+        return dict(host.execute(replace(spec, executor="thread")).values)
+
     def invalidate(self, name: str) -> None:
         """Mark a step and everything downstream stale."""
         self._scheduler.invalidate(name)
@@ -250,6 +268,14 @@ class Flow:
         if raise_on_failure and failures:
             raise FlowFailed(failures, blocked)
         return statuses
+
+
+def _required(spec: StepSpec, parameter: str) -> bool:
+    import inspect
+
+    assert spec.func is not None
+    param = inspect.signature(spec.func).parameters[parameter]
+    return param.default is param.empty
 
 
 def _close_at_exit(ref: weakref.ref[Flow]) -> None:

@@ -29,10 +29,10 @@ _HERE = __file__.rsplit(".", 1)[0]
 
 
 class MissingInput(NbflowError, NameError):
-    """A function step's parameter has no value in the namespace."""
+    """A step reads a variable nobody provided (a function step's parameter, or `run_step`'s input)."""
 
-    def __init__(self, step: str, name: str) -> None:
-        super().__init__(f"step {step!r}: input {name!r} is not defined", step=step, name=name)
+    def __init__(self, step: str, name: str, hint: str = "") -> None:
+        super().__init__(f"step {step!r}: input {name!r} is not defined{hint}", step=step, name=name)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,18 @@ def load(shell: Any) -> None:
 
     _SHELL = shell
     shell.register_magics(FlowMagics(shell, kernel_flow))
+    # Displaying a Flow (Python API) shows its live graph; registered by name so
+    # nothing heavy is imported until a Flow is actually displayed.
+    formatter = shell.display_formatter.ipython_display_formatter
+    formatter.for_type_by_name("nbflow.core.flow", "Flow", _display_flow)
+
+
+def _display_flow(flow: Any) -> None:
+    from IPython.display import display
+
+    from ..widget import flow_widget
+
+    display(flow_widget(flow, namespace=getattr(flow, "namespace", None)).bundle(), raw=True)
 
 
 def unload(shell: Any) -> None:

@@ -93,6 +93,11 @@ class KernelFlow:
         self.flow.subscribe(self._on_event)
         self.router.install()
         self._spec_order = 0
+        #: display ids of `%flow show` outputs, refreshed with the final graph at `%flow wait`
+        self.graph_displays: list[str] = []
+        self.batch = os.environ.get("NBFLOW_BATCH") == "1"
+        #: `nbflow run --force`: compute every step, restore nothing
+        self.force = os.environ.get("NBFLOW_FORCE") == "1"
         self._switch_interval = sys.getswitchinterval()
 
     def remember(self, spec: StepSpec, header: str, code: str) -> None:
@@ -109,6 +114,16 @@ class KernelFlow:
         self.flow.set_cache(store)
         self.flow.subscribe(store.manifest)
         self.settings["store"] = store.root
+
+    def widget(self) -> Any:
+        """The flow's one live graph widget (created on the first `%flow show`)."""
+        from ..widget import flow_widget
+
+        return flow_widget(self.flow, namespace=self.shell.user_ns, output_text=self.output_text)
+
+    def output_text(self, step: str) -> str:
+        sink = self.sinks.get(step)
+        return sink.text() if sink is not None else ""
 
     def sink(self, step: str) -> StepSink:
         sink = self.sinks.get(step)

@@ -7,16 +7,16 @@ one line and change nothing; the previous definition of the step stays.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Callable
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from ..core.durations import format_duration, parse_duration
+from ..core.durations import parse_duration
 from ..core.errors import NbflowError
 from ..core.header import header_help, parse_header
 from ..core.states import UP_TO_DATE
@@ -87,7 +87,7 @@ class FlowMagics(Magics):
             sink.note(f"{spec.name} is up to date ({state.value}); `%flow run {spec.name} --force` runs it again")
             return
         if kf.settings["auto_rerun"] or previous is None:
-            flow.run(spec.name, rerun_failed=False)
+            flow.run(spec.name, rerun_failed=False, force=kf.force)
 
     step.__doc__ = STEP_DOC
 
@@ -106,17 +106,14 @@ class FlowMagics(Magics):
     # -- subcommands ---------------------------------------------------------
 
     def _cmd_show(self, args: argparse.Namespace) -> None:
+        import uuid
+
         from IPython.display import display
 
-        statuses = list(self.kf.flow.status().values())
-        rows = "".join(
-            f"<tr><td>{escape(s.name)}</td><td>{s.state.value}</td><td>{s.attempts}</td>"
-            f"<td>{format_duration(s.duration)}</td><td>{escape((s.error or s.reason or '')[:120])}</td></tr>"
-            for s in statuses
-        )
-        html = ("<table><tr><th>step</th><th>state</th><th>attempts</th><th>duration</th><th>error</th></tr>"
-                f"{rows}</table>")
-        display({"text/plain": self.kf.flow.table(), "text/html": html}, raw=True)
+        widget = self.kf.widget()
+        display_id = f"nbflow-graph-{uuid.uuid4().hex}"
+        self.kf.graph_displays.append(display_id)
+        display(widget.bundle(), raw=True, display_id=display_id)
 
     def _cmd_status(self, args: argparse.Namespace) -> None:
         print(self.kf.flow.table())
@@ -129,13 +126,69 @@ class FlowMagics(Magics):
     def _cmd_wait(self, args: argparse.Namespace) -> None:
         timeout = parse_duration(args.timeout) if args.timeout else None
         try:
-            self.kf.flow.wait(*args.steps, timeout=timeout)
+            if self.kf.batch and os.environ.get("NBFLOW_PROGRESS") == "1":
+                self._wait_reporting(args.steps, timeout)
+            else:
+                self.kf.flow.wait(*args.steps, timeout=timeout)
         finally:
             # Sent while this cell runs, so batch runs (nbclient, papermill)
             # record every step's final output in the step's own cell.
             for sink in self.kf.sinks.values():
                 sink.flush()
                 sink.publish_static()
+            self._publish_graph()
+
+    def _wait_reporting(self, steps: list[str], timeout: float | None) -> None:
+        """Wait in short slices, publishing progress for `nbflow run`'s terminal bar."""
+        import time
+        import uuid
+
+        from IPython.display import display, update_display
+
+        from ..batch.progress import PROGRESS_MIME, progress_report
+        from ..core.errors import FlowTimeout
+
+        display_id = f"nbflow-progress-{uuid.uuid4().hex}"
+        deadline = None if timeout is None else time.monotonic() + timeout
+        publish: Callable[..., Any] = display
+        while True:
+            publish({PROGRESS_MIME: progress_report(self.kf.flow.status())}, raw=True, display_id=display_id)
+            publish = update_display
+            slice_ = 0.25 if deadline is None else max(0.0, min(0.25, deadline - time.monotonic()))
+            try:
+                self.kf.flow.wait(*steps, timeout=slice_)
+            except FlowTimeout:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            finally:
+                update_display({PROGRESS_MIME: progress_report(self.kf.flow.status())}, raw=True,
+                               display_id=display_id)
+            return
+
+    def _publish_graph(self) -> None:
+        """The final graph: refresh every `%flow show` output, and in a batch run show it here.
+
+        Batch runs (papermill, `nbflow run`) keep only static outputs, so this
+        is where the executed notebook gets its picture of the run.
+        """
+        from IPython.display import display, update_display
+
+        from ..widget.widget import static_bundle
+
+        kf = self.kf
+        if kf.graph_displays:
+            widget = kf.widget()
+            widget.refresh()
+            bundle = widget.bundle()
+            for display_id in kf.graph_displays:
+                update_display(bundle, raw=True, display_id=display_id)
+        if kf.batch:
+            from ..batch.progress import STATUS_MIME, status_rows
+
+            static = static_bundle(kf.flow)
+            static[STATUS_MIME] = status_rows(kf.flow.status())
+            display(static, raw=True)
 
     def _cmd_cancel(self, args: argparse.Namespace) -> None:
         cancelled = self.kf.flow.cancel(*args.steps, downstream=args.downstream)
@@ -168,7 +221,7 @@ class FlowMagics(Magics):
             print(f"nbflow: not restorable (run their cells): {', '.join(missing)}")
 
     def _cmd_clean(self, args: argparse.Namespace) -> None:
-        from .cleaning import clean
+        from ..store.cleaning import clean
 
         older = parse_duration(args.older_than) if args.older_than else None
         removed, kept = clean(self.kf.store, self.kf.flow.status().values(), older_than=older)

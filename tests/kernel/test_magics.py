@@ -159,7 +159,8 @@ def test_flow_commands(kernel: Kernel) -> None:
     assert "max_workers = " in kernel.execute("%flow config").text
 
     shown = kernel.execute("%flow")
-    assert any("text/html" in o.get("data", {}) and "<table" in o["data"]["text/html"] for o in shown.outputs)
+    data = next(o["data"] for o in shown.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {}))
+    assert ">gate<" in data["image/svg+xml"] and ">sleepy<" in data["image/svg+xml"]
     assert "gate" in shown.text and "sleepy" in shown.text
     timeline = kernel.execute("%flow timeline")
     assert any("image/svg+xml" in o.get("data", {}) for o in timeline.outputs)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 
 from ..core.status import StepStatus
-from ..store.store import Store
+from .store import Store
 
 
 def clean(store: Store, current: Iterable[StepStatus], older_than: float | None = None) -> tuple[int, int]:

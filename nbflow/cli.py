@@ -1,0 +1,227 @@
+"""The `nbflow` command: run a notebook unattended, draw its graph, show and clean its store.
+
+Exit codes: 0 success; 1 the run failed (a step or a cell; each failed step
+is named on stderr); 2 bad usage (an unknown option, a missing file, a bad
+parameter or header).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._version import __version__
+from .core.durations import format_duration, parse_duration
+from .core.errors import NbflowError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail_usage(message: str) -> None:
+    click.echo(f"nbflow: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def parse_value(text: str) -> Any:
+    """A `-p NAME VALUE` value, typed as papermill types it: int, float, bool, None, else the string."""
+    if text in ("True", "true"):
+        return True
+    if text in ("False", "false"):
+        return False
+    if text in ("None", "none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parameters(pairs: tuple[tuple[str, str], ...], files: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    params: dict[str, Any] = {}
+    for file in files:
+        try:
+            loaded = yaml.safe_load(Path(file).read_text())
+        except (OSError, yaml.YAMLError) as error:
+            _fail_usage(f"{file}: cannot read parameters ({type(error).__name__}: {error})")
+        if loaded is not None and not isinstance(loaded, dict):
+            _fail_usage(f"{file}: expected a mapping of parameter names to values")
+        params.update(loaded or {})
+    for name, value in pairs:
+        if not name.isidentifier():
+            _fail_usage(f"-p {name}: not a valid Python name")
+        params[name] = parse_value(value)
+    return params
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nbflow")
+def main() -> None:
+    """nbflow: notebook cells as workflow steps. Run a notebook unattended, draw its graph, inspect its store."""
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.argument("output", required=False, type=click.Path(dir_okay=False))
+@click.option("-p", "--parameter", "pairs", nargs=2, multiple=True, metavar="NAME VALUE",
+              help="Set a parameter (injected the papermill way); repeatable.")
+@click.option("-f", "--parameters-file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="YAML file of parameters; repeatable, -p wins.")
+@click.option("--force", is_flag=True, help="Compute every step; restore nothing from checkpoints.")
+@click.option("--store", metavar="URL", help="Checkpoint store (folder or fsspec URL); default .nbflow/ beside "
+              "the notebook.")
+@click.option("-k", "--kernel", "kernel_name", metavar="NAME", help="Kernel to run (default: the notebook's).")
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: on when stderr is a terminal).")
+@click.option("--cwd", type=click.Path(exists=True, file_okay=False), help="Kernel working directory (default: the "
+              "notebook's folder).")
+def run(notebook: str, output: str | None, pairs: tuple[tuple[str, str], ...], files: tuple[str, ...],
+        force: bool, store: str | None, kernel_name: str | None, progress: bool | None, cwd: str | None) -> None:
+    """Execute NOTEBOOK with papermill, wait for every step, write OUTPUT (default NOTEBOOK.out.ipynb).
+
+    Each step's output lands in its own cell; the final graph (SVG) and the
+    status table are in the last cell. Steps whose checkpoint matches are
+    restored, so a run after a small edit recomputes only what changed.
+    Exits 1 naming each failed step.
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = Path(notebook).resolve()
+    target = Path(output).resolve() if output else source.with_suffix(".out.ipynb")
+    if target == source:
+        _fail_usage("OUTPUT must differ from NOTEBOOK (the input stays as written)")
+    params = _parameters(pairs, files)
+    show = sys.stderr.isatty() if progress is None else progress
+    failure: PapermillExecutionError | None = None
+    try:
+        nb = papermill.execute_notebook(
+            str(source), str(target), parameters=params, engine_name="nbflow", kernel_name=kernel_name,
+            progress_bar=show, cwd=cwd or str(source.parent), nbflow_store=store, nbflow_force=force,
+            nbflow_progress=show,
+        )
+    except PapermillExecutionError as error:
+        failure = error
+        nb = nbformat.read(str(target), as_version=4)
+    rows = nb.metadata.get("nbflow", {}).get("steps", [])
+    if rows:
+        click.echo(summary_table(rows))
+    click.echo(f"wrote {target}")
+    if failure is not None:
+        failed = [r for r in rows if r["state"] == "failed"]
+        if failed:
+            for row in failed:
+                click.echo(f"nbflow: step {row['step']!r} failed: {row['error']}", err=True)
+        else:
+            click.echo(f"nbflow: cell {failure.cell_index} failed: {failure.ename}: {failure.evalue}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """step, state, duration, computed/restored, time saved; and the total saved."""
+    header = ("step", "state", "duration", "source", "saved", "error")
+    lines = [header] + [
+        (r["step"], r["state"], format_duration(r.get("duration")), r.get("source") or "",
+         format_duration(r["time_saved"]) if r.get("time_saved") else "", (r.get("error") or "")[:80])
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
+    saved = sum(r.get("time_saved") or 0.0 for r in rows)
+    restored = sum(1 for r in rows if r.get("source") == "restored")
+    text.append(f"{len(rows)} steps, {restored} restored; time saved by restoring: {format_duration(saved)}")
+    return "\n".join(text)
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the drawing here; the format comes from the suffix (.svg, .png, .dot). Default: DOT on "
+              "stdout.")
+def dag(notebook: str, output: str | None) -> None:
+    """Draw NOTEBOOK's graph from its %%step headers, without starting a kernel or running anything."""
+    from .batch.cells import notebook_graph, read_notebook
+    from .render.dot import flow_dot
+    from .render.layout import render
+
+    fmt = Path(output).suffix.lstrip(".").lower() if output else "dot"
+    if fmt not in ("svg", "png", "dot", "gv"):
+        _fail_usage(f"-o {output}: unknown format {fmt!r} (use .svg, .png or .dot)")
+    try:
+        graph = notebook_graph(read_notebook(notebook), notebook)
+        data = render(flow_dot(graph, legend=False), "dot" if fmt == "gv" else fmt)
+    except NbflowError as error:
+        _fail_usage(str(error))
+    if output is None:
+        click.echo(data.decode(), nl=False)
+    else:
+        Path(output).write_bytes(data)
+        click.echo(f"wrote {output} ({len(graph)} steps)")
+
+
+def _store(notebook: str, store: str | None) -> Any:
+    from .store.store import open_store
+
+    path = Path(notebook).resolve()
+    return open_store(path.parent, flow_name=path.stem, configured=store)
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("--runs", "limit", default=5, show_default=True, help="How many recent runs to list.")
+@click.option("--store", metavar="URL", help="Checkpoint store, if not .nbflow/ beside the notebook.")
+def status(notebook: str, limit: int, store: str | None) -> None:
+    """Print NOTEBOOK's recent runs and each step's latest state from the manifest."""
+    import time
+
+    from .core.status import format_table
+
+    st = _store(notebook, store)
+    try:
+        runs = st.manifest.runs(limit)
+        latest = st.manifest.latest()
+    finally:
+        st.close()
+    if not runs and not latest:
+        click.echo(f"nbflow: no runs recorded for {notebook}")
+        return
+    click.echo("recent runs:")
+    for record in runs:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started)) if record.started else "?"
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(record.counts.items()) if n)
+        click.echo(f"  #{record.id}  {when}  {format_duration(record.duration):>8}  {counts}")
+    click.echo("")
+    click.echo(format_table([r.status() for r in latest]))
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("--older-than", metavar="DURATION", help="Also remove unreferenced-by-latest checkpoints older "
+              "than this (e.g. 7d, 12h).")
+@click.option("--store", metavar="URL", help="Checkpoint store, if not .nbflow/ beside the notebook.")
+def clean(notebook: str, older_than: str | None, store: str | None) -> None:
+    """Remove NOTEBOOK's checkpoints that no step's latest run refers to."""
+    from .store.cleaning import clean as clean_store
+
+    try:
+        older = parse_duration(older_than) if older_than else None
+    except (NbflowError, ValueError) as error:
+        _fail_usage(f"--older-than: {error}")
+    st = _store(notebook, store)
+    try:
+        current = [r.status() for r in st.manifest.latest()]
+        removed, kept = clean_store(st, current, older_than=older)
+    finally:
+        st.close()
+    click.echo(f"nbflow: removed {removed} checkpoint(s), kept {kept}")
+
+
+if __name__ == "__main__":
+    main()
