@@ -104,10 +104,22 @@ def notebook_graph(nb: Any, path: str | Path = "notebook") -> Graph:
     return graph
 
 
+def _is_definition(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return True
+    if isinstance(node, ast.Assign):
+        try:
+            ast.literal_eval(node.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+        return True
+    return False
+
+
 def setup_code(nb: Any) -> str:
-    """What `load_notebook` runs before any step: the parameters cell and the
-    imports, functions and classes of plain cells (never their other statements,
-    which may be slow or have side effects)."""
+    """What `load_notebook` runs before any step: the parameters cell, and the
+    imports, functions, classes and literal assignments (`calls = []`) of plain
+    cells; never their other statements, which may be slow or have side effects."""
     parts = []
     for cell in nb.cells:
         if cell.cell_type != "code" or cell.source.lstrip().startswith("%%"):
@@ -120,8 +132,7 @@ def setup_code(nb: Any) -> str:
             tree = ast.parse(code)
         except SyntaxError:
             continue
-        keep: list[ast.stmt] = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom | ast.FunctionDef
-                                                   | ast.AsyncFunctionDef | ast.ClassDef)]
+        keep: list[ast.stmt] = [n for n in tree.body if _is_definition(n)]
         if keep:
             parts.append(ast.unparse(ast.Module(body=keep, type_ignores=[])))
     return "\n\n".join(parts)

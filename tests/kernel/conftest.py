@@ -52,6 +52,7 @@ class Kernel:
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
         self.widgets: dict[str, dict[str, Any]] = {}
+        self.comm_msgs: dict[str, int] = {}  # comm_msg count per widget (batched updates are counted)
         self.cwd = cwd
 
     def execute(self, code: str, timeout: float = 60) -> Reply:
@@ -96,6 +97,9 @@ class Kernel:
         if kind not in ("comm_open", "comm_msg"):
             return
         data = msg["content"].get("data", {})
+        if kind == "comm_msg":
+            comm = msg["content"]["comm_id"]
+            self.comm_msgs[comm] = self.comm_msgs.get(comm, 0) + 1
         state = data.get("state")
         if state:
             self.widgets.setdefault(msg["content"]["comm_id"], {}).update(state)

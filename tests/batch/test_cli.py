@@ -1,0 +1,145 @@
+"""`nbflow run`, `papermill --engine nbflow`, `nbflow dag/status/clean`: real commands in subprocesses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from .conftest import cell_text, count, marker, run, write_notebook
+
+
+def _step_cells(nb: nbformat.NotebookNode) -> dict[str, str]:
+    return {c.source.split()[1]: cell_text(c) for c in nb.cells if c.source.startswith("%%step")}
+
+
+def _printed(nb: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """What each step printed (nbflow's own timing lines left out)."""
+    return {name: [line for line in text.splitlines() if "made" in line] for name, text in _step_cells(nb).items()}
+
+
+def test_run_uses_parameters_and_puts_outputs_in_their_cells(diamond: Path) -> None:
+    folder = diamond.parent
+    result = run("nbflow", "run", diamond.name, "out.ipynb", "-p", "n", "5", "--no-progress", cwd=folder)
+    assert result.code == 0, result.stderr
+    nb = nbformat.read(str(folder / "out.ipynb"), as_version=4)
+    texts = _step_cells(nb)
+    assert "a made 10" in texts["a"] and "b made 50" in texts["b"] and "d made 61" in texts["d"]
+    assert "b made" not in texts["a"] + texts["c"] + texts["d"]
+    final = nb.cells[-1]
+    assert final.source == "%flow wait" and "nbflow-final" in final.metadata.tags
+    svg = next(o.data["image/svg+xml"] for o in final.outputs if "image/svg+xml" in o.get("data", {}))
+    assert all(f">{name}<" in svg for name in "abcd")
+    states = {row["step"]: row["state"] for row in nb.metadata["nbflow"]["steps"]}
+    assert states == dict.fromkeys("abcd", "succeeded")
+    assert "d     succeeded" in result.stdout and "4 steps, 0 restored" in result.stdout
+    assert [count(folder, s) for s in "abcd"] == [1, 1, 1, 1]
+
+
+def test_failed_step_exits_nonzero_naming_it_in_both_runners(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "fails.ipynb", [
+        "%load_ext nbflow",
+        "%%step fine\nx = 1",
+        "%%step boom --after fine\nraise RuntimeError('kaput')",
+        "%%step later --after boom\ny = 2",
+        "%%step other\nraise ValueError('also bad')",
+    ])
+    result = run("nbflow", "run", nb.name, "out.ipynb", "--no-progress", cwd=tmp_path)
+    assert result.code == 1
+    assert "step 'boom' failed: RuntimeError: kaput" in result.stderr
+    assert "step 'other' failed: ValueError: also bad" in result.stderr
+    assert "later  upstream-failed" in result.stdout
+    result = run("papermill", "--engine", "nbflow", nb.name, "pm.ipynb", cwd=tmp_path)
+    assert result.code != 0
+    assert "FlowFailed" in result.stderr and "boom (RuntimeError: kaput)" in result.stderr
+    assert "other (ValueError: also bad)" in result.stderr
+
+
+def test_papermill_engine_matches_nbflow_run(diamond: Path) -> None:
+    folder = diamond.parent
+    assert run("papermill", "--engine", "nbflow", diamond.name, "pm.ipynb", "-p", "n", "3",
+               cwd=folder).code == 0
+    (folder / ".nbflow").rename(folder / "first-store")
+    assert run("nbflow", "run", diamond.name, "cli.ipynb", "-p", "n", "3", "--no-progress", cwd=folder).code == 0
+    pm = nbformat.read(str(folder / "pm.ipynb"), as_version=4)
+    cli = nbformat.read(str(folder / "cli.ipynb"), as_version=4)
+    assert _printed(pm) == _printed(cli) and _printed(pm)["d"] == ["d made 41"]
+    assert pm.metadata["nbflow"]["steps"] == [
+        {**row, "duration": pm_row["duration"]} for row, pm_row in
+        zip(cli.metadata["nbflow"]["steps"], pm.metadata["nbflow"]["steps"], strict=True)]
+    assert "b made 30" in _step_cells(pm)["b"]
+
+
+def test_incremental_runs_recompute_only_what_changed(diamond: Path) -> None:
+    folder = diamond.parent
+    assert run("nbflow", "run", diamond.name, "out.ipynb", "--no-progress", cwd=folder).code == 0
+    assert [count(folder, s) for s in "abcd"] == [1, 1, 1, 1]
+    # unchanged: everything restored
+    again = run("nbflow", "run", diamond.name, "out.ipynb", "--no-progress", cwd=folder)
+    assert again.code == 0 and "4 steps, 4 restored" in again.stdout
+    assert [count(folder, s) for s in "abcd"] == [1, 1, 1, 1]
+    # a parameter only c reads: c and its dependent d
+    assert run("nbflow", "run", diamond.name, "out.ipynb", "-p", "m", "7", "--no-progress", cwd=folder).code == 0
+    assert [count(folder, s) for s in "abcd"] == [1, 1, 2, 2]
+    # edit step b's code: b and d
+    nb = nbformat.read(str(diamond), as_version=4)
+    cell = next(c for c in nb.cells if c.source.startswith("%%step b"))
+    cell.source = f"%%step b --after a\n{marker('b')}\nleft = base * n * 100\nprint(f'b made {{left}}')"
+    nbformat.write(nb, str(diamond))
+    edited = run("nbflow", "run", diamond.name, "out.ipynb", "-p", "m", "7", "--no-progress", cwd=folder)
+    assert edited.code == 0
+    assert [count(folder, s) for s in "abcd"] == [1, 2, 2, 3]
+    assert "2 restored" in edited.stdout and "time saved by restoring" in edited.stdout
+    out = nbformat.read(str(folder / "out.ipynb"), as_version=4)
+    assert "d made 2017" in _step_cells(out)["d"]
+    # --force: everything computed again
+    assert run("nbflow", "run", diamond.name, "out.ipynb", "-p", "m", "7", "--force", "--no-progress",
+               cwd=folder).code == 0
+    assert [count(folder, s) for s in "abcd"] == [2, 3, 3, 4]
+
+
+def test_dag_draws_without_running(diamond: Path) -> None:
+    folder = diamond.parent
+    result = run("nbflow", "dag", diamond.name, "-o", "g.svg", cwd=folder)
+    assert result.code == 0, result.stderr
+    svg = (folder / "g.svg").read_text()
+    assert all(f">{name}<" in svg for name in "abcd") and svg.count("class=\"edge") == 4
+    assert run("nbflow", "dag", diamond.name, "-o", "g.png", cwd=folder).code == 0
+    assert (folder / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dot = run("nbflow", "dag", diamond.name, cwd=folder)
+    assert "a -> b" in dot.stdout and "b -> d" in dot.stdout
+    assert [count(folder, s) for s in "abcd"] == [0, 0, 0, 0] and not (folder / ".nbflow").exists()
+    bad = run("nbflow", "dag", diamond.name, "-o", "g.pdf", cwd=folder)
+    assert bad.code == 2 and "unknown format 'pdf'" in bad.stderr
+
+
+def test_dag_reports_a_bad_header_with_its_cell(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "bad.ipynb", ["%%step a --retries lots\nx = 1"])
+    result = run("nbflow", "dag", nb.name, cwd=tmp_path)
+    assert result.code == 2
+    assert "bad.ipynb, cell 1: step 'a': --retries" in result.stderr
+
+
+def test_status_and_clean_read_the_store(diamond: Path) -> None:
+    folder = diamond.parent
+    assert run("nbflow", "status", diamond.name, cwd=folder).stdout.startswith("nbflow: no runs recorded")
+    assert run("nbflow", "run", diamond.name, "out.ipynb", "--no-progress", cwd=folder).code == 0
+    assert run("nbflow", "run", diamond.name, "out.ipynb", "-p", "n", "9", "--no-progress", cwd=folder).code == 0
+    status = run("nbflow", "status", diamond.name, cwd=folder)
+    assert status.code == 0 and "recent runs:" in status.stdout
+    assert "a     restored" in status.stdout and "b     succeeded" in status.stdout
+    cleaned = run("nbflow", "clean", diamond.name, cwd=folder)
+    assert cleaned.code == 0 and "nbflow: removed 2 checkpoint(s), kept 4" in cleaned.stdout
+    bad = run("nbflow", "clean", diamond.name, "--older-than", "soon", cwd=folder)
+    assert bad.code == 2 and "--older-than" in bad.stderr
+
+
+def test_bad_usage_exits_2(tmp_path: Path) -> None:
+    missing = run("nbflow", "run", "nope.ipynb", cwd=tmp_path)
+    assert missing.code == 2 and "nope.ipynb" in missing.stderr
+    nb = write_notebook(tmp_path / "x.ipynb", ["x = 1"])
+    bad = run("nbflow", "run", nb.name, "-p", "not a name", "1", cwd=tmp_path)
+    assert bad.code == 2 and "-p not a name: not a valid Python name" in bad.stderr
+    for command in ("run", "dag", "status", "clean"):
+        helped = run("nbflow", command, "--help", cwd=tmp_path)
+        assert helped.code == 0 and "Usage: nbflow " + command in helped.stdout

@@ -1,0 +1,92 @@
+"""The live graph widget in a real kernel: views, batched updates, final state, static fallback."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .conftest import Kernel
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _widget_output(reply: object) -> dict:
+    outputs = reply.outputs
+    return next(o["data"] for o in outputs if WIDGET in o.get("data", {}))
+
+
+def test_flow_show_is_a_widget_with_static_fallback(kernel: Kernel) -> None:
+    kernel.execute("%%step load\nraw = list(range(10))")
+    kernel.execute("%%step clean --after load\nrows = [r for r in raw if r % 2]")
+    kernel.execute("%%step sneaky\nimport time; time.sleep(0.2); total = sum(rows)")  # reads rows undeclared
+    kernel.execute("%%step broken --after clean\nraise ValueError('no good')")
+    kernel.execute("%flow wait", timeout=30)
+    data = _widget_output(kernel.execute("%flow show"))
+    svg = data["image/svg+xml"]
+    for name in ("load", "clean", "sneaky", "broken"):
+        assert f">{name}<" in svg, name
+    assert 'stroke-dasharray' in svg  # the undeclared clean -> sneaky edge
+    assert "broken" in data["text/plain"] and "failed" in data["text/plain"]
+    model = kernel.widgets[data[WIDGET]["model_id"]]
+    assert model["layout_svg"].count('class="node') == 4
+    # the model's final rows equal status() in the kernel
+    kernel.drain(0.5)
+    status = kernel.execute(
+        "import json; from nbflow.jupyter.extension import kernel_flow\n"
+        "print(json.dumps({n: [s.state.value, s.attempts] for n, s in kernel_flow().flow.status().items()}))"
+    )
+    expected = json.loads(status.text)
+    assert {n: [row[0], row[2]] for n, row in model["steps"].items()} == expected
+    assert expected["broken"][0] == "failed" and expected["clean"][0] == "succeeded"
+
+
+def test_two_views_share_one_model_and_selection_fills_details(kernel: Kernel) -> None:
+    kernel.execute("%%step a\nx = 1")
+    kernel.execute("%%step b --after a\nraise KeyError('missing thing')")
+    kernel.execute("%flow wait", timeout=30)
+    first = _widget_output(kernel.execute("%flow show"))[WIDGET]["model_id"]
+    second = _widget_output(kernel.execute("%flow show"))[WIDGET]["model_id"]
+    assert first == second
+    reply = kernel.execute(
+        "from nbflow.jupyter.extension import kernel_flow\nw = kernel_flow().widget()\nw.selected = 'b'\n"
+        "print(w.detail['state'], '|', w.detail['error'], '|', 'KeyError' in w.detail['traceback'])"
+    )
+    assert reply.text.strip() == "failed | KeyError: 'missing thing' | True"
+    reply = kernel.execute("w.selected = 'a'\nprint(w.detail['source'], w.detail['outputs'])")
+    assert reply.text.strip() == "computed [['x', 'int: 1']]"
+
+
+def test_new_step_relayouts_the_shown_graph(kernel: Kernel) -> None:
+    kernel.execute("%%step a\nx = 1")
+    model_id = _widget_output(kernel.execute("%flow show"))[WIDGET]["model_id"]
+    kernel.execute("%%step b --after a\ny = x + 1")
+    kernel.execute("%flow wait", timeout=30)
+    kernel.drain(1.0)
+    model = kernel.widgets[model_id]
+    nodes = re.findall(r'class="node[^"]*">\s*<title>(\w+)</title>', model["layout_svg"])
+    assert sorted(nodes) == ["a", "b"]
+    assert model["steps"]["b"][0] == "succeeded"
+
+
+def test_thousand_steps_send_a_bounded_number_of_messages(kernel: Kernel) -> None:
+    code = (
+        "import time\nfrom nbflow import Flow\nfrom nbflow.widget import flow_widget\n"
+        "from IPython.display import display\n"
+        "f = Flow({})\n"
+        "for i in range(1000):\n"
+        "    f.add(f's{i}', f'v{i} = {i}', after=[f's{i // 2}'] if i else [])\n"
+        "w = flow_widget(f)\ndisplay(w)\n"
+        "t0 = time.monotonic()\nf.run(); f.wait()\nelapsed = time.monotonic() - t0\n"
+    )
+    reply = kernel.execute(code, timeout=120)
+    assert reply.status == "ok", reply.error
+    model_id = _widget_output(reply)[WIDGET]["model_id"]
+    reply = kernel.execute("time.sleep(0.3); print(elapsed, w.updates, w.layouts)")
+    kernel.drain(0.5)
+    elapsed, updates, layouts = reply.text.split()
+    # one update per 100 ms at most, plus the final one and the layout's
+    bound = int(float(elapsed) / 0.1) + 4
+    assert kernel.comm_msgs[model_id] <= bound, (kernel.comm_msgs[model_id], bound)
+    assert int(updates) <= bound and int(layouts) == 1
+    rows = kernel.widgets[model_id]["steps"]
+    assert len(rows) == 1000 and all(row[0] == "succeeded" for row in rows.values())
