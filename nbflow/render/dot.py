@@ -61,8 +61,9 @@ def flow_dot(graph: Graph, statuses: Mapping[str, StepStatus] | None = None, *, 
         fill, font = STATE_COLORS[state]
         second = PLACEHOLDER if live else detail_line(status)
         label = f"{name}\n{second}" if second else name
+        extra = {} if live else {"tooltip": f"{name}: {state}"}  # live: the state changes under it
         dot.node(name, label=label, id=node_id(index), fillcolor=fill, fontcolor=font,
-                 tooltip=f"{name}: {state}", **{"class": f"nbflow-node state-{state}"})
+                 **extra, **{"class": f"nbflow-node state-{state}"})
     undeclared = undeclared_edges(graph)
     for name in order:
         spec = graph[name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from .conftest import Kernel
 
@@ -90,3 +91,21 @@ def test_thousand_steps_send_a_bounded_number_of_messages(kernel: Kernel) -> Non
     assert int(updates) <= bound and int(layouts) == 1
     rows = kernel.widgets[model_id]["steps"]
     assert len(rows) == 1000 and all(row[0] == "succeeded" for row in rows.values())
+
+
+def test_graph_draws_in_a_kernel_without_dot_on_path(tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    kernel = Kernel(tmp_path, env={"PATH": str(empty)})
+    try:
+        assert kernel.execute("import shutil; print(shutil.which('dot'))").text.strip() == "None"
+        kernel.execute("%load_ext nbflow")
+        kernel.execute("%%step a\nx = 1")
+        kernel.execute("%%step b --after a\ny = x")
+        kernel.execute("%flow wait", timeout=30)
+        data = _widget_output(kernel.execute("%flow show"))
+        assert ">a<" in data["image/svg+xml"] and ">b<" in data["image/svg+xml"]
+        model = kernel.widgets[data[WIDGET]["model_id"]]
+        assert model["message"] == "" and model["layout_svg"].startswith("<svg")
+    finally:
+        kernel.close()
