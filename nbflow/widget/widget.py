@@ -62,7 +62,14 @@ class FlowWidget(anywidget.AnyWidget):
         self._unsubscribe = flow.subscribe(self._on_event)
         self.on_msg(self._on_message)
         self.observe(self._on_selected, names="selected")
-        self._layout(flow.graph, flow.status())
+        # Laid out on the layout thread: the static SVG of the display is drawn
+        # meanwhile on the caller's, so a big graph costs one layout's time, not two.
+        self._graph = flow.graph
+        self._pending_layout = _LAYOUT.submit(self._layout, self._graph, flow.status())
+
+    def wait_layout(self, timeout: float | None = None) -> None:
+        """Block until the first layout is in the model (tests, benchmarks)."""
+        self._pending_layout.result(timeout)
 
     # -- kernel -> browser ---------------------------------------------------
 
