@@ -126,8 +126,9 @@ class FlowWidget(anywidget.AnyWidget):
         action = content.get("action") if isinstance(content, dict) else None
         try:
             if action == "run":
-                started = self._flow.run(rerun_failed=False)
-                self.message = f"started {len(started)} step(s)" if started else "everything is up to date"
+                pending = [n for n, s in self._flow.status().items() if s.state.value in ("pending", "stale")]
+                started = self._flow.run(*pending, rerun_failed=False) if pending else frozenset()
+                self.message = f"started {len(started)} step(s)" if started else "nothing pending"
             elif action == "cancel":
                 cancelled = self._flow.cancel()
                 self.message = f"cancelled {len(cancelled)} step(s)"

@@ -147,7 +147,8 @@ function render({ model, el }) {
     const error = fresh ? d.error : row && row[0] === "failed" ? row[4] : "";
     if (error) items.push(h("div", { class: "nbflow-error" }, error));
     if (fresh && d.reason && !d.error) items.push(h("div", { class: "nbflow-reason" }, d.reason));
-    if (fresh && d.traceback) items.push(h("pre", { class: "nbflow-traceback" }, d.traceback));
+    if (fresh && d.traceback) items.push(h("div", { class: "nbflow-caption" }, "traceback"),
+      h("pre", { class: "nbflow-traceback" }, d.traceback));
     if (fresh) {
       const facts = [];
       if (d.source) facts.push(`${d.source}${d.ended ? " at " + new Date(d.ended * 1000).toLocaleString() : ""}`);
@@ -161,7 +162,8 @@ function render({ model, el }) {
         items.push(h("ul", { class: "nbflow-outputs" },
           ...d.outputs.map(([n, s]) => h("li", {}, h("code", {}, n), s ? ` ${s}` : ""))));
       }
-      if (d.text) items.push(h("pre", { class: "nbflow-output-text" }, d.text));
+      if (d.text) items.push(h("div", { class: "nbflow-caption" }, "output"),
+        h("pre", { class: "nbflow-output-text" }, d.text));
     }
     detail.replaceChildren(...items);
   }

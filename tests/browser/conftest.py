@@ -1,0 +1,154 @@
+"""A real JupyterLab server and headless Debian chromium, started and stopped by the fixtures.
+
+The browser must be Debian's `chromium` (Playwright downloads nothing here);
+without it these tests fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+#: the notebook on screen (others may be open in hidden tabs)
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _browser_check_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in (
+        "%load_ext nbflow",
+        "%%step slow\nimport time\ntime.sleep(4)\nx = 1",
+        "%%step after_slow --after slow\ny = x + 1",
+        "%%step broken\nraise ValueError('broken on purpose')",
+        "%flow show",
+    )]
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    root.mkdir()
+    shutil.copy(REPO / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
+    _browser_check_notebook(root / "browser_check.ipynb")
+    env = dict(os.environ)
+    for name in ("config", "data", "runtime"):
+        folder = base / name
+        folder.mkdir()
+        env[f"JUPYTER_{name.upper()}_DIR"] = str(folder)
+    labconfig = base / "config" / "labconfig"
+    labconfig.mkdir()
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    env.pop("JPY_SESSION_NAME", None)
+    env.pop("NBFLOW_STORE", None)
+    port, token = _free_port(), secrets.token_hex(16)
+    log = base / "lab.log"
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    with log.open("w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Lab(url, token, root, log)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium not found: apt-get install chromium (the browser tests need Debian's chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def open_notebook(page: Any, lab: Lab, name: str) -> None:
+    """Open `name` in JupyterLab and wait until its kernel is idle."""
+    # `reset`: a fresh workspace, so notebooks opened by earlier tests stay closed
+    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def run_all(page: Any) -> None:
+    """Run > Run All Cells, from the menu bar like a user."""
+    page.click(f"{PANEL} .jp-Cell")  # focus the notebook
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def save_screenshot(target: Any, name: str) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / name
+    target.screenshot(path=str(path))
+    return path

@@ -1,0 +1,100 @@
+"""The live graph in a real JupyterLab, seen the way a user sees it: in chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any
+
+import pytest
+
+from .conftest import PANEL, REPO, Lab, open_notebook, run_all, save_screenshot
+
+WIDGET = f"{PANEL} .nbflow-widget"
+
+
+
+def _step_count(lab: Lab, name: str) -> int:
+    cells = json.loads((lab.root / name).read_text())["cells"]
+    return sum(1 for c in cells if c["cell_type"] == "code" and "".join(c["source"]).startswith("%%step"))
+
+
+def _node(page: Any, step: str) -> Any:
+    return page.locator(f'{WIDGET} .nbflow-graph g[data-nbflow-step="{step}"]').first
+
+
+def _state(page: Any, step: str) -> str | None:
+    return _node(page, step).get_attribute("data-nbflow-state")
+
+
+def _fill(page: Any, step: str) -> str:
+    return _node(page, step).locator("path, polygon, ellipse").first.get_attribute("fill")
+
+
+def _wait_state(page: Any, step: str, state: str, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        "([sel, step, state]) => [...document.querySelectorAll(sel)]"
+        ".some(n => n.getAttribute('data-nbflow-step') === step && n.getAttribute('data-nbflow-state') === state)",
+        arg=[f"{WIDGET} .nbflow-graph g[data-nbflow-step]", step, state], timeout=timeout)
+
+
+@pytest.mark.timeout(180)
+def test_quickstart_graph(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "quickstart.ipynb")
+    run_all(page)
+    page.wait_for_selector(f"{WIDGET} .nbflow-graph svg", timeout=90_000)
+    for step in ("load", "clean", "stats", "plot", "report"):
+        _wait_state(page, step, "succeeded")
+    widget = page.locator(WIDGET).first
+    nodes = widget.locator(".nbflow-graph g[data-nbflow-step]")
+    assert nodes.count() == _step_count(lab, "quickstart.ipynb") == 5
+    assert widget.locator(".nbflow-count[data-state='succeeded']").inner_text() == "succeeded 5"
+    assert widget.locator("progress.nbflow-progress").evaluate("p => [p.value, p.max]") == [5, 5]
+    # clean needed three attempts: its node says so
+    assert "3 tries" in _node(page, "clean").text_content()
+    widget.scroll_into_view_if_needed()
+    shot = save_screenshot(widget, "quickstart-widget.png")
+    save_screenshot(page, "quickstart-page.png")
+    if os.environ.get("NBFLOW_UPDATE_SCREENSHOT") == "1":
+        target = REPO / "notebooks" / "img" / "quickstart-widget.png"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(shot, target)
+
+
+@pytest.mark.timeout(180)
+def test_states_progress_and_failed_detail(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "browser_check.ipynb")
+    run_all(page)
+    page.wait_for_selector(f"{WIDGET} .nbflow-graph svg", timeout=90_000)
+    _wait_state(page, "slow", "running", timeout=30_000)
+    running_fill = _fill(page, "slow")
+    save_screenshot(page.locator(WIDGET).first, "check-running.png")
+    assert _state(page, "after_slow") in ("waiting", "queued", "pending")
+    _wait_state(page, "slow", "succeeded")
+    _wait_state(page, "after_slow", "succeeded")
+    _wait_state(page, "broken", "failed")
+    assert _fill(page, "slow") != running_fill
+    save_screenshot(page.locator(WIDGET).first, "check-done.png")
+
+    _node(page, "broken").click()
+    detail = page.locator(f"{WIDGET} .nbflow-detail").first
+    detail.locator(".nbflow-error", has_text="broken on purpose").wait_for()
+    detail.locator("pre.nbflow-traceback", has_text="ValueError").wait_for(timeout=30_000)
+    assert "ValueError: broken on purpose" in detail.inner_text()
+    save_screenshot(page.locator(WIDGET).first, "check-failed-detail.png")
+
+    # choosing in the dropdown shows another step's provenance
+    page.locator(f"{WIDGET} select.nbflow-select").first.select_option("after_slow")
+    detail.locator(".nbflow-provenance", has_text="computed").wait_for(timeout=30_000)
+    assert "y" in detail.locator(".nbflow-outputs").inner_text()
+
+    # the buttons reach the kernel's flow: the kernel answers what it did
+    page.locator(f"{WIDGET} button.nbflow-retry").first.click()
+    page.locator(f"{WIDGET} .nbflow-message", has_text="retrying broken").first.wait_for(timeout=30_000)
+    _wait_state(page, "broken", "failed")
+    page.locator(f"{WIDGET} button.nbflow-run").first.click()
+    page.wait_for_function("sel => !document.querySelector(sel).textContent.startsWith('retrying')",
+                           arg=f"{WIDGET} .nbflow-message", timeout=30_000)
+    message = page.locator(f"{WIDGET} .nbflow-message").first.inner_text()
+    assert message == "nothing pending", message
