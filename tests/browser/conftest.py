@@ -58,7 +58,7 @@ def _browser_check_notebook(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
@@ -106,8 +106,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             server.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module scope: Playwright's sync API keeps an event loop running on the main
+    thread until it stops, which would break later tests that call asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
