@@ -99,6 +99,7 @@ def run(notebook: str, output: str | None, pairs: tuple[tuple[str, str], ...], f
     if target == source:
         _fail_usage("OUTPUT must differ from NOTEBOOK (the input stays as written)")
     params = _parameters(pairs, files)
+    target.parent.mkdir(parents=True, exist_ok=True)
     show = sys.stderr.isatty() if progress is None else progress
     failure: PapermillExecutionError | None = None
     try:
