@@ -113,10 +113,9 @@ class NbflowEngine(NBClientEngine):
     def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
                                  stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
                                  execution_timeout: float | None = None, **kwargs: Any) -> Any:
-        env = kernel_environment(kwargs.get("input_path"), store=kwargs.pop("nbflow_store", None),
-                                 force=bool(kwargs.pop("nbflow_force", False)),
-                                 progress=bool(kwargs.get("nbflow_progress", False)))
         progress = bool(kwargs.pop("nbflow_progress", False))
+        env = kernel_environment(kwargs.get("input_path"), store=kwargs.pop("nbflow_store", None),
+                                 force=bool(kwargs.pop("nbflow_force", False)), progress=progress)
         kwargs = remove_args(["input_path"], **kwargs)
         safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
         final_kwargs = merge_kwargs(

@@ -21,7 +21,7 @@ from .executor import Executor
 from .graph import Graph
 from .header import parse_header
 from .loop import LoopThread
-from .namespace import MissingInput, NamespaceHost
+from .namespace import MissingInput, NamespaceHost, _parameters
 from .scheduler import Host, Scheduler
 from .spec import StepSpec, make_spec
 from .states import State
@@ -183,9 +183,13 @@ class Flow:
         spec = self.graph[name]
         scratch = {**self.namespace, **inputs}
         host = NamespaceHost(scratch)
-        for needed in sorted(host.inputs_of(spec)):
-            if needed not in scratch and (spec.code is not None or _required(spec, needed)):
-                raise MissingInput(name, needed, f" (pass run_step({name!r}, {needed}=...))")
+        if spec.func is not None:
+            needed = [p for p, required in _parameters(spec.func) if required]
+        else:
+            needed = sorted(host.inputs_of(spec))
+        for variable in needed:
+            if variable not in scratch:
+                raise MissingInput(name, variable, f" (pass run_step({name!r}, {variable}=...))")
         host.prepare(spec)
         return dict(host.execute(replace(spec, executor="thread")).values)
 
@@ -268,14 +272,6 @@ class Flow:
         if raise_on_failure and failures:
             raise FlowFailed(failures, blocked)
         return statuses
-
-
-def _required(spec: StepSpec, parameter: str) -> bool:
-    import inspect
-
-    assert spec.func is not None
-    param = inspect.signature(spec.func).parameters[parameter]
-    return param.default is param.empty
 
 
 def _close_at_exit(ref: weakref.ref[Flow]) -> None:

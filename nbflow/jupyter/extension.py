@@ -49,7 +49,7 @@ def _display_flow(flow: Any) -> None:
 
     from ..widget import flow_widget
 
-    display(flow_widget(flow, namespace=getattr(flow, "namespace", None)).bundle(), raw=True)
+    display(flow_widget(flow, namespace=flow.namespace).bundle(), raw=True)
 
 
 def unload(shell: Any) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core import events as ev
-from ..core.states import TERMINAL
 from ..core.status import StepStatus
 
 ERROR_CHARS = 300
@@ -70,7 +69,3 @@ class Coalescer:
             self._scheduled = False
             self._last = time.monotonic()
         self._flush()
-
-
-def finished(statuses: Mapping[str, StepStatus]) -> int:
-    return sum(1 for s in statuses.values() if s.state in TERMINAL)

@@ -18,7 +18,6 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..core import events as ev
 from ..core.flow import Flow
 from ..core.graph import Graph
 from ..core.status import StepStatus
@@ -59,7 +58,7 @@ class FlowWidget(anywidget.AnyWidget):
         self.updates = 0
         self.layouts = 0
         self._coalescer = Coalescer(flow.call_later, self.refresh)
-        self._unsubscribe = flow.subscribe(self._on_event)
+        self._unsubscribe = flow.subscribe(self._coalescer)
         self.on_msg(self._on_message)
         self.observe(self._on_selected, names="selected")
         # Laid out on the layout thread: the static SVG of the display is drawn
@@ -72,9 +71,6 @@ class FlowWidget(anywidget.AnyWidget):
         self._pending_layout.result(timeout)
 
     # -- kernel -> browser ---------------------------------------------------
-
-    def _on_event(self, event: ev.Event) -> None:
-        self._coalescer(event)
 
     def refresh(self) -> None:
         """Send what changed since the last update (and lay out again if the graph did)."""

@@ -109,3 +109,9 @@ def test_graph_draws_in_a_kernel_without_dot_on_path(tmp_path: Path) -> None:
         assert model["message"] == "" and model["layout_svg"].startswith("<svg")
     finally:
         kernel.close()
+
+
+def test_displaying_a_flow_shows_its_widget(kernel: Kernel) -> None:
+    reply = kernel.execute("from nbflow import Flow\nf = Flow({})\nf.add('a', 'x = 1')\nf")
+    data = _widget_output(reply)
+    assert ">a<" in data["image/svg+xml"] and "a" in data["text/plain"]

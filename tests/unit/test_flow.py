@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from nbflow.core import events as ev
-from nbflow.core.errors import FlowFailed, FlowTimeout, OptionError, StateError
+from nbflow.core.errors import FlowFailed, FlowTimeout, NbflowError, OptionError, StateError
 from nbflow.core.flow import Flow
 from nbflow.core.states import State
 
@@ -507,3 +507,13 @@ def test_new_dependent_of_a_failed_step_is_blocked_not_rerunning_it(flow: Flow) 
     flow.run("child")  # the default re-runs what the step needs
     flow.wait(timeout=10, raise_on_failure=False)
     assert flow.namespace["calls"] == [1, 1]
+
+
+def test_run_step_of_a_function_step_names_a_missing_parameter(flow: Flow) -> None:
+    @flow.step
+    def total(rows, scale=2):  # type: ignore[no-untyped-def]
+        return sum(rows) * scale
+
+    assert flow.run_step("total", rows=[1, 2]) == {"total": 6}
+    with pytest.raises(NbflowError, match=r"step 'total': input 'rows' is not defined \(pass run_step"):
+        flow.run_step("total")
