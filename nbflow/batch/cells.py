@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.analysis import parse
 from ..core.errors import NbflowError
 from ..core.graph import Graph
 from ..core.header import parse_header
@@ -129,7 +130,7 @@ def setup_code(nb: Any) -> str:
             parts.append(code)
             continue
         try:
-            tree = ast.parse(code)
+            tree = parse(code)
         except SyntaxError:
             continue
         keep: list[ast.stmt] = [n for n in tree.body if _is_definition(n)]

@@ -28,14 +28,28 @@ import ast
 import builtins
 import functools
 import itertools
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["CodeAnalysis", "analyze"]
+__all__ = ["CodeAnalysis", "analyze", "parse"]
+
+# Python 3.11's `ast` module is not thread-safe: concurrent `ast.parse` calls can raise
+# "SystemError: AST constructor recursion depth mismatch". Steps are analyzed from
+# worker threads too, so every parse in nbflow goes through this lock.
+_PARSE_LOCK = threading.RLock()
+
+
+def parse(code: str) -> ast.Module:
+    """`ast.parse` under nbflow's one parse lock."""
+    with _PARSE_LOCK:
+        return ast.parse(code)
 
 # IPython puts these in `builtins` while a cell runs; list them so the answer does not
 # depend on whether this module was first imported inside a kernel.
 _BUILTINS = frozenset(dir(builtins)) | {"display", "get_ipython", "__IPYTHON__"}
+# Builtins through which code can read names the syntax tree does not show.
+DYNAMIC = frozenset({"globals", "vars", "locals", "eval", "exec", "__import__"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,12 @@ class CodeAnalysis:
     outputs: frozenset[str]  # bound at module level, on some path
     deletes: frozenset[str]  # unbound at module level on some path (del, except-as)
     star_import: bool  # `from m import *`: outputs cannot be known from the code
+    # Builtin names read and not bound by the step: inputs too when the namespace defines them.
+    builtin_reads: frozenset[str] = frozenset()
+    # Calls that read the namespace by other means (`globals()`, `eval`): what they read is unknown.
+    dynamic: tuple[str, ...] = ()
+    # Modules the code imports (absolute imports anywhere in it): local ones count with their content.
+    imports: tuple[str, ...] = ()
 
 
 def analyze(code: str) -> CodeAnalysis:
@@ -53,21 +73,40 @@ def analyze(code: str) -> CodeAnalysis:
     try:
         return _analyze(code)
     except RecursionError:  # not cached: the caller's own stack depth may have caused it
-        return _rough(ast.parse(code))
+        return _rough(parse(code))
 
 
 @functools.lru_cache(maxsize=1024)
 def _analyze(code: str) -> CodeAnalysis:
-    tree = ast.parse(code)
+    tree = parse(code)
     result = _Result(lazy_annotations=_has_future_annotations(tree))
     _Immediate(result).run(tree.body)
     outputs = frozenset(result.outputs)
-    inputs = result.reads | (result.deferred_reads - outputs)
+    return _result(result.reads | (result.deferred_reads - outputs), outputs, result.deletes, result.star_import,
+                   tree)
+
+
+def _imports(tree: ast.Module) -> tuple[str, ...]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return tuple(sorted(found))
+
+
+def _result(reads: set[str], outputs: frozenset[str], deletes: set[str], star: bool,
+            tree: ast.Module) -> CodeAnalysis:
+    builtin_reads = frozenset(n for n in reads if n not in outputs and n in _BUILTINS)
     return CodeAnalysis(
-        inputs=frozenset(n for n in inputs if n in outputs or n not in _BUILTINS),
+        inputs=frozenset(n for n in reads if n in outputs or n not in _BUILTINS),
         outputs=outputs,
-        deletes=frozenset(result.deletes),
-        star_import=result.star_import,
+        deletes=frozenset(deletes),
+        star_import=star,
+        builtin_reads=builtin_reads,
+        dynamic=tuple(sorted(builtin_reads & DYNAMIC)),
+        imports=_imports(tree),
     )
 
 
@@ -102,12 +141,7 @@ def _rough(tree: ast.Module) -> CodeAnalysis:
                 deleted.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             bound.add(node.rest)
-    return CodeAnalysis(
-        inputs=frozenset(n for n in reads if n in bound or n not in _BUILTINS),
-        outputs=frozenset(bound),
-        deletes=frozenset(deleted),
-        star_import=star,
-    )
+    return _result(reads, frozenset(bound), deleted, star, tree)
 
 
 # --------------------------------------------------------------------------- model

@@ -3,60 +3,146 @@
 Kept apart from the scheduler's state machine because none of it touches
 scheduler state: it runs outside the lock, and what it finds comes back as an
 `AttemptResult` the scheduler turns into a state.
+
+The key is computed from the same snapshot of the namespace the attempt then
+runs in, so it describes exactly the values the step reads. After a run, each
+mutable input is hashed again: an input changed in place is part of what the
+step did, so its new value is saved with the checkpoint and bound again on
+restore. A checkpoint is written only after `claim()` confirms the attempt is
+still the current one (not timed out, cancelled or redefined meanwhile).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from .cache import AttemptResult, Cache, Key, Refused, Restored
-from .graph import Graph
-from .reads import outputs_of
+from .cache import AttemptResult, Cache, Previous, Refused, Restored, Snapshot
+from .digest import Digest, Unhashable, digest
+from .fingerprints import DigestTable
+from .keys import StepKey, changed_parts, step_key
+from .namespace import Outputs
 from .spec import StepSpec
 
-if TYPE_CHECKING:
-    from .scheduler import Host
+_IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, frozenset, range)
 
 
-def run_attempt(host: Host, cache: Cache | None, spec: StepSpec, attempt: int, upstream: dict[str, str | None],
-                force: bool, external: frozenset[str]) -> AttemptResult:
+class Runner(Protocol):
+    """What an attempt needs from the host: a snapshot to run in, and running the body there."""
+
+    namespace: Any
+
+    def snapshot(self) -> dict[str, Any]: ...
+    def runs_here(self, spec: StepSpec) -> bool: ...
+    def execute(self, spec: StepSpec, attempt: int = 1, scope: dict[str, Any] | None = None) -> Outputs: ...
+
+
+def run_attempt(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force: bool,
+                table: DigestTable, claim: Callable[[], bool],
+                ordering: Mapping[str, str | None] | None = None) -> AttemptResult:
     """Restore from a matching checkpoint, else execute (and save the checkpoint)."""
+    scope = host.snapshot()
     if cache is None:
-        return AttemptResult(host.execute(spec, attempt), None)
-    if any(value is None for value in upstream.values()):
-        missing = next(dep for dep, value in upstream.items() if value is None)
-        key = Key(None, f"upstream step {missing!r} has no cache key")
-    else:
-        key = cache.key(spec, upstream, host.read_inputs(external))
-    notes: list[str] = []
+        return AttemptResult(host.execute(spec, attempt, scope), None)
+    key = step_key(spec, scope, table, cache.watch_root, ordering, host.namespace)
+    notes = list(key.warnings)
     if key.value is not None and not force and not spec.no_cache:
-        found = cache.restore(spec, key.value)
+        found = cache.restore(spec, key.value, host.namespace)
         if isinstance(found, Restored):
-            return AttemptResult(found.outputs, key.value, restored=found)
+            return _restored(found, key, notes)
         if isinstance(found, Refused):
             notes.append(f"checkpoint refused ({found.reason}); running the step again")
+    previous = cache.previous(spec) if key.value is not None else None
     started = time.monotonic()
-    outputs = host.execute(spec, attempt)
+    try:
+        outputs = host.execute(spec, attempt, scope)
+    except BaseException:
+        # It may have changed its inputs in place before failing: their kept digests no longer hold.
+        table.forget(n for n in key.inputs if not isinstance(scope.get(n), _IMMUTABLE))
+        raise
+    duration = time.monotonic() - started
+    digests = _output_digests(outputs.values, scope, host.namespace)
+    mutated = _mutated(key, outputs, scope, host.namespace) if host.runs_here(spec) else {}
+    values = dict(outputs.values)
+    for name, changed in mutated.items():
+        values[name] = scope[name]
+        digests[name] = changed
+    if mutated:
+        names = ", ".join(repr(n) for n in sorted(mutated))
+        notes.append(f"changed input {names} in place; the changed value is saved with the checkpoint")
+    result = Outputs(values, outputs.deleted, outputs.scope)
+    inputs = {n: d for n, d in key.inputs.items() if n not in outputs.values and n not in outputs.deleted}
+    inputs.update(mutated)
     saved = None
-    if key.value is not None:
-        saved = cache.save(spec, key.value, outputs, time.monotonic() - started)
+    if key.value is None:
+        notes.append(f"not cached: {key.reason}")
+    elif claim():
+        snapshot = Snapshot(result, digests, key.parts, tuple(sorted(mutated)), duration)
+        saved = cache.save(spec, key.value, snapshot, host.namespace)
         if saved.not_restorable:
             notes.append(f"will not restore: {saved.not_restorable}")
-    return AttemptResult(outputs, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes))
+    else:  # abandoned meanwhile: what it changed in place is not what the table says
+        table.forget(mutated)
+    return AttemptResult(result, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes),
+                         digests=digests, inputs=inputs, parts=key.parts,
+                         why=_why_ran(spec, key, previous, force))
 
 
-class ProducedNames:
-    """Every name some step of a graph binds, computed once per graph."""
+def _restored(found: Restored, key: StepKey, notes: list[str]) -> AttemptResult:
+    inputs = dict(key.inputs)
+    for name in found.mutated:
+        changed = found.digests.get(name)
+        if changed is not None:
+            inputs[name] = changed
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(found.computed_at)) if found.computed_at else "earlier"
+    return AttemptResult(found.outputs, key.value, restored=found, notes=tuple(notes), digests=found.digests,
+                         inputs=inputs, parts=key.parts,
+                         why=f"code, options and inputs match the checkpoint computed {when}")
 
-    def __init__(self) -> None:
-        self._graph: Graph | None = None
-        self._names: frozenset[str] = frozenset()
 
-    def of(self, graph: Graph) -> frozenset[str]:
-        if graph is not self._graph:
-            produced: set[str] = set()
-            for name in graph:
-                produced |= outputs_of(graph, name)
-            self._graph, self._names = graph, frozenset(produced)
-        return self._names
+def _output_digests(values: Mapping[str, Any], scope: Mapping[str, Any],
+                    namespace: Mapping[str, Any]) -> dict[str, Digest | None]:
+    """Each output's digest; None for one that cannot be hashed (its readers will say so)."""
+    found: dict[str, Digest | None] = {}
+    for name, value in values.items():
+        try:
+            found[name] = digest(value, scope, namespace)
+        except Unhashable:
+            found[name] = None
+    return found
+
+
+def _mutated(key: StepKey, outputs: Outputs, scope: Mapping[str, Any],
+             namespace: Mapping[str, Any]) -> dict[str, Digest]:
+    """Inputs the step changed in place (same object, new content), with their new digests."""
+    changed: dict[str, Digest] = {}
+    for name, before in key.inputs.items():
+        if name in outputs.values or name in outputs.deleted or name not in scope:
+            continue
+        value = scope[name]
+        if isinstance(value, _IMMUTABLE):
+            continue
+        try:
+            after = digest(value, scope, namespace)
+        except Unhashable:
+            continue
+        if after.value != before.value:
+            changed[name] = after
+    return changed
+
+
+def _why_ran(spec: StepSpec, key: StepKey, previous: Previous | None, force: bool) -> str | None:
+    """One line on why the step ran instead of being restored (None on its first run)."""
+    if key.value is None:
+        return None
+    if force:
+        return "ran because it was forced"
+    if spec.no_cache:
+        return "ran because of --no-cache"
+    if previous is None:
+        return None
+    if previous.key == key.value:
+        return "ran because its checkpoint could not be loaded"
+    changes = changed_parts(previous.parts, key.parts)
+    return "ran because " + ("; ".join(changes) if changes else "its key changed") + " since the last checkpoint"

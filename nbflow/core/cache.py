@@ -1,42 +1,61 @@
-"""The checkpoint cache as the scheduler sees it: keys, restore, save.
+"""The checkpoint cache as the scheduler sees it: restore by key, save with what the key was made of.
 
 The scheduler only knows this protocol; `nbflow.store` implements it with
 signed checkpoint files and the SQLite manifest. Everything here runs in a
 worker thread as part of an attempt, never under the scheduler's lock.
+
+A checkpoint holds what running the step left in the namespace: the values
+it bound, the inputs it changed in place, the names it deleted, and the
+digest of each value (so a restore needs no rehash and the readers' keys can
+be computed from it), plus the parts of the key it was saved under (so
+`%flow why` can say what changed since).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from .digest import Digest
+from .keys import Part
 from .namespace import Outputs
 from .spec import StepSpec
 
 
 @dataclass(frozen=True)
-class Key:
-    """A step's cache key, or None with the reason caching is off for it."""
+class Snapshot:
+    """What a successful attempt saves: values, deletions, digests and the key's parts."""
 
-    value: str | None
-    reason: str | None = None
+    outputs: Outputs
+    digests: Mapping[str, Digest | None]
+    parts: tuple[Part, ...]
+    mutated: tuple[str, ...] = ()
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)
 class Restored:
-    """Outputs loaded from a checkpoint, and what the load cost."""
+    """A checkpoint loaded back, and what the load cost."""
 
     outputs: Outputs
     path: str
     load_seconds: float
-    time_saved: float | None = None
-    computed_at: float | None = None  # wall clock of the run that produced the checkpoint
+    digests: Mapping[str, Digest | None] = field(default_factory=dict)
+    parts: tuple[Part, ...] = ()
+    mutated: tuple[str, ...] = ()
+    duration: float | None = None  # how long the run that produced it took
+    computed_at: float | None = None  # wall clock of that run
+
+    @property
+    def time_saved(self) -> float | None:
+        return None if self.duration is None else max(0.0, self.duration - self.load_seconds)
 
 
 @dataclass(frozen=True)
 class Refused:
-    """A checkpoint exists but must not be loaded (tampered, torn, foreign); the step runs again."""
+    """A checkpoint exists but must not be loaded (tampered, torn, foreign, old); the step runs again."""
 
     reason: str
 
@@ -51,19 +70,37 @@ class Saved:
     not_restorable: str | None = None
 
 
+@dataclass(frozen=True)
+class Previous:
+    """The parts of the newest checkpoint of a step, whatever its key: what `why` compares with."""
+
+    key: str
+    parts: tuple[Part, ...]
+    created: float
+
+
 class Cache(Protocol):
     """What the scheduler needs from a checkpoint store."""
 
-    def key(self, spec: StepSpec, upstream: Mapping[str, str | None], inputs: Mapping[str, Any]) -> Key:
-        """The step's key from its definition, its upstream keys and its outside inputs."""
+    @property
+    def watch_root(self) -> Path:
+        """The folder `--watch` paths are relative to (the notebook's)."""
         ...
 
-    def restore(self, spec: StepSpec, key: str) -> Restored | Refused | None:
-        """Load a valid checkpoint for `key`; None when there is none, Refused when it fails a check."""
+    def restore(self, spec: StepSpec, key: str, live: Mapping[str, Any] | None = None) -> Restored | Refused | None:
+        """Load a valid checkpoint for `key` into `live` (the namespace); None if there is none, Refused if bad."""
         ...
 
-    def save(self, spec: StepSpec, key: str, outputs: Outputs, duration: float) -> Saved:
-        """Write the checkpoint of a successful attempt; failures are reported, not raised."""
+    def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Mapping[str, Any] | None = None) -> Saved:
+        """Write the checkpoint of a successful attempt (`live`: the namespace); failures are reported."""
+        ...
+
+    def discard(self, spec: StepSpec, key: str) -> None:
+        """Remove a checkpoint written by an attempt that turned out to be abandoned."""
+        ...
+
+    def previous(self, spec: StepSpec) -> Previous | None:
+        """The newest checkpoint of the step under any key, if there is one."""
         ...
 
 
@@ -77,3 +114,7 @@ class AttemptResult:
     saved: Saved | None = None
     key_reason: str | None = None
     notes: tuple[str, ...] = ()  # warnings to show under the step (refused checkpoint, ...)
+    digests: Mapping[str, Digest | None] = field(default_factory=dict)  # of every value it binds
+    inputs: Mapping[str, Digest] = field(default_factory=dict)  # its inputs as it left them
+    parts: tuple[Part, ...] = ()
+    why: str | None = None  # one line: why it ran, or where the restore came from

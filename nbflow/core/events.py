@@ -118,6 +118,7 @@ class StepSucceeded(StepEvent):
     key: str | None = None
     checkpoint: str | None = None
     not_restorable: str | None = None  # why the checkpoint cannot restore (unpicklable outputs, no key)
+    why: str | None = None  # why it ran instead of being restored (what changed since the last checkpoint)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class StepRestored(StepEvent):
     load_seconds: float = 0.0
     time_saved: float | None = None
     computed_at: float | None = None
+    why: str | None = None
 
 
 @dataclass(frozen=True)

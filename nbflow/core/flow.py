@@ -18,10 +18,11 @@ from .cache import AttemptResult, Cache, Restored
 from .errors import FlowFailed, FlowTimeout, StateError
 from .events import Event, Subscriber, log_event
 from .executor import Executor
+from .fingerprints import DigestTable
 from .graph import Graph
 from .header import parse_header
 from .loop import LoopThread
-from .namespace import MissingInput, NamespaceHost, _parameters
+from .namespace import MissingInput, NamespaceHost, parameters
 from .scheduler import Host, Scheduler
 from .spec import StepSpec, make_spec
 from .states import State
@@ -166,10 +167,11 @@ class Flow:
         if self.cache is None:
             raise StateError(spec.name, "restoring needs a checkpoint store (Flow(cache=...))")
         self.define(spec)
-        found = self.cache.restore(spec, key)
+        found = self.cache.restore(spec, key, self.namespace)
         if not isinstance(found, Restored):
             return False
-        self._scheduler.adopt(spec.name, AttemptResult(found.outputs, key, restored=found))
+        self._scheduler.adopt(spec.name, AttemptResult(found.outputs, key, restored=found, digests=found.digests,
+                                                       parts=found.parts))
         return True
 
     def run_step(self, name: str, /, **inputs: Any) -> dict[str, Any]:
@@ -184,7 +186,7 @@ class Flow:
         scratch = {**self.namespace, **inputs}
         host = NamespaceHost(scratch)
         if spec.func is not None:
-            needed = [p for p, required in _parameters(spec.func) if required]
+            needed = [p for p, required in parameters(spec.func) if required]
         else:
             needed = sorted(host.inputs_of(spec))
         for variable in needed:
@@ -192,6 +194,22 @@ class Flow:
                 raise MissingInput(name, variable, f" (pass run_step({name!r}, {variable}=...))")
         host.prepare(spec)
         return dict(host.execute(replace(spec, executor="thread")).values)
+
+    def refresh(self, touched: Iterable[str] | None = None, *names: str) -> dict[str, str]:
+        """Mark stale the finished steps whose inputs changed in the namespace: {step: reason}.
+
+        Call it after changing the namespace outside any step; `touched` names
+        what may have changed (None: compare every input by content).
+        """
+        return self._scheduler.refresh(touched, names or None)
+
+    def before_change(self, touched: Iterable[str]) -> dict[str, bytes | None]:
+        """Before changing names in the namespace outside any step: their digests (for `after_change`)."""
+        return self._scheduler.before_change(touched)
+
+    def after_change(self, before: dict[str, bytes | None]) -> dict[str, str]:
+        """After the change: mark stale the readers of each name whose content changed; {step: reason}."""
+        return self._scheduler.after_change(before)
 
     def invalidate(self, name: str) -> None:
         """Mark a step and everything downstream stale."""
@@ -213,6 +231,11 @@ class Flow:
 
     def unsubscribe(self, subscriber: Callable[[Event], object]) -> None:
         self._scheduler.bus.unsubscribe(subscriber)
+
+    @property
+    def digests(self) -> DigestTable:
+        """The digests of namespace values the flow keeps (see `fingerprints`)."""
+        return self._scheduler.digests
 
     @property
     def graph(self) -> Graph:

@@ -17,7 +17,7 @@ import linecache
 import sys
 import traceback
 import types
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,15 +89,22 @@ class NamespaceHost:
         assert spec.condition is not None
         return bool(eval(_condition(spec.name, spec.condition), self.snapshot()))
 
-    def execute(self, spec: StepSpec, attempt: int = 1) -> Outputs:
-        """Run the body once (`attempt` is for hosts that label attempts); raises what the body raises."""
+    def runs_here(self, spec: StepSpec) -> bool:
+        """True when the body runs in this process, on the objects of the snapshot."""
+        return spec.executor not in self.remote
+
+    def execute(self, spec: StepSpec, attempt: int = 1, scope: dict[str, Any] | None = None) -> Outputs:
+        """Run the body once in `scope` (a snapshot; a fresh one if None); raises what the body raises.
+
+        `attempt` is for hosts that label attempts.
+        """
+        scope = self.snapshot() if scope is None else scope
         runner = self.remote.get(spec.executor)
         if runner is not None:
-            return self._execute_remote(spec, runner)
+            return self._execute_remote(spec, runner, scope)
         if spec.func is not None:
-            return Outputs({spec.name: spec.func(**self._arguments(spec))})
+            return Outputs({spec.name: spec.func(**self._arguments(spec, scope))})
         assert spec.code is not None
-        scope = self.snapshot()
         exec(_compiled(spec.name, spec.code), scope)
         analysis = analyze(spec.code)
         if analysis.star_import:
@@ -108,21 +115,18 @@ class NamespaceHost:
         deleted = tuple(n for n in analysis.deletes if n not in scope)
         return Outputs({n: scope[n] for n in names if n != "__builtins__"}, deleted, scope)
 
-    def read_inputs(self, names: Iterable[str]) -> dict[str, Any]:
-        """Current values of these names (absent ones left out), for the cache key."""
-        namespace = self.namespace
-        return {name: namespace[name] for name in names if name in namespace}
-
-    def _execute_remote(self, spec: StepSpec, runner: Callable[..., tuple[dict[str, Any], str, str]]) -> Outputs:
+    def _execute_remote(self, spec: StepSpec, runner: Callable[..., tuple[dict[str, Any], str, str]],
+                        scope: dict[str, Any]) -> Outputs:
         """Send the inputs out, run there, bring outputs and printed text back (shown here)."""
         if spec.func is not None:
             body: Any = spec.func
-            inputs = self._arguments(spec)
+            inputs = self._arguments(spec, scope)
             names = frozenset({spec.name})
         else:
             assert spec.code is not None
             analysis = analyze(spec.code)
-            body, inputs, names = spec.code, self.read_inputs(analysis.inputs), analysis.outputs
+            body, names = spec.code, analysis.outputs
+            inputs = {name: scope[name] for name in analysis.inputs if name in scope}
         try:
             values, out, err = runner(spec.name, body, inputs, names)
         except Exception as error:
@@ -136,25 +140,29 @@ class NamespaceHost:
 
     def inputs_of(self, spec: StepSpec) -> frozenset[str]:
         """Names the step reads from the namespace."""
-        if spec.func is not None:
-            return frozenset(name for name, _ in _parameters(spec.func))
-        assert spec.code is not None
-        return analyze(spec.code).inputs
+        from .keys import inputs_of
 
-    def commit(self, spec: StepSpec, outputs: Outputs) -> None:
-        """Bind a successful attempt's outputs in the namespace."""
-        values = outputs.values
-        if outputs.scope is not None:
-            values = {n: _rebind(v, outputs.scope, self.namespace) for n, v in values.items()}
-        self.namespace.update(values)
+        return frozenset(inputs_of(spec, self.namespace))
+
+    def commit(self, spec: StepSpec, outputs: Outputs) -> dict[str, Any]:
+        """Bind a successful attempt's outputs in the namespace; returns what was bound.
+
+        Functions and classes the step defined are re-pointed at the namespace,
+        whether they come from the working copy or from a checkpoint (where
+        cloudpickle gave them a private copy of their globals).
+        """
+        namespace = self.namespace
+        old = outputs.scope
+        values = {n: _rebind(v, old, namespace) for n, v in outputs.values.items()}
+        namespace.update(values)
         for name in outputs.deleted:
-            self.namespace.pop(name, None)
+            namespace.pop(name, None)
+        return values
 
-    def _arguments(self, spec: StepSpec) -> dict[str, Any]:
+    def _arguments(self, spec: StepSpec, namespace: Mapping[str, Any]) -> dict[str, Any]:
         assert spec.func is not None
         arguments: dict[str, Any] = {}
-        namespace = self.namespace
-        for name, required in _parameters(spec.func):
+        for name, required in parameters(spec.func):
             if name in namespace:
                 arguments[name] = namespace[name]
             elif required:
@@ -163,7 +171,7 @@ class NamespaceHost:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parameters(func: Any) -> tuple[tuple[str, bool], ...]:
+def parameters(func: Any) -> tuple[tuple[str, bool], ...]:
     """(name, required) of the parameters a function step takes from the namespace."""
     return tuple(
         (p.name, p.default is p.empty)
@@ -175,9 +183,14 @@ def _parameters(func: Any) -> tuple[tuple[str, bool], ...]:
 _MISSING = object()
 
 
-def _rebind(value: Any, old: Mapping[str, Any], new: MutableMapping[str, Any]) -> Any:
-    """A function defined in `old` (the working copy) re-created over `new`."""
-    if isinstance(value, types.FunctionType) and value.__globals__ is old and isinstance(new, dict):
+# Where code run by exec() over a namespace says it comes from (`builtins` when the dict has no __name__).
+_NOTEBOOK_MODULES = ("__main__", None, "builtins")
+
+
+def _rebind(value: Any, old: Mapping[str, Any] | None, new: MutableMapping[str, Any]) -> Any:
+    """A function defined in `old` (the working copy, or a checkpoint's private globals) re-created over `new`."""
+    if isinstance(value, types.FunctionType) and isinstance(new, dict) and value.__globals__ is not new and (
+            value.__globals__ is old or (old is None and value.__module__ in _NOTEBOOK_MODULES)):
         clone = types.FunctionType(
             value.__code__, new, value.__name__, value.__defaults__, value.__closure__
         )
@@ -186,8 +199,9 @@ def _rebind(value: Any, old: Mapping[str, Any], new: MutableMapping[str, Any]) -
         clone.__annotations__ = value.__annotations__
         clone.__dict__.update(value.__dict__)
         clone.__doc__ = value.__doc__
+        clone.__module__ = value.__module__
         return clone
-    if isinstance(value, type):
+    if isinstance(value, type) and value.__module__ in _NOTEBOOK_MODULES:
         for attr, member in list(vars(value).items()):
             inner = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
             rebound = _rebind(inner, old, new)

@@ -24,18 +24,23 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import events as ev
-from .attempt import ProducedNames, run_attempt
+from .analysis import analyze
+from .attempt import run_attempt
 from .cache import AttemptResult, Cache
 from .deps import Outcome, outcome, verdict
+from .digest import Digest
 from .durations import format_duration
 from .errors import FlowClosed, OptionError, StateError, UnknownStepError
 from .events import EventBus
 from .executor import Executor
+from .fingerprints import DigestTable
+from .freshness import changed_input, digests_of, watched_names
 from .graph import Graph
 from .loop import LoopThread
-from .namespace import Outputs, format_error
+from .namespace import Outputs, format_error, parameters
+from .reads import outputs_of
 from .spec import StepSpec
-from .states import ACTIVE, TERMINAL, UP_TO_DATE, State
+from .states import ACTIVE, HAS_OUTPUT, TERMINAL, UP_TO_DATE, State
 from .status import AttemptInfo, StepStatus
 
 _LOG_LIMIT = 100  # attempts kept per step (retries inf can fail forever)
@@ -44,12 +49,14 @@ _LOG_LIMIT = 100  # attempts kept per step (retries inf can fail forever)
 class Host(Protocol):
     """What runs a step's body and binds its outputs (the namespace, in practice)."""
 
+    namespace: Any
+
     def prepare(self, spec: StepSpec) -> None: ...
     def evaluate_condition(self, spec: StepSpec) -> bool: ...
-    def inputs_of(self, spec: StepSpec) -> frozenset[str]: ...
-    def read_inputs(self, names: Iterable[str]) -> dict[str, Any]: ...
-    def execute(self, spec: StepSpec, attempt: int = 1) -> Outputs: ...
-    def commit(self, spec: StepSpec, outputs: Outputs) -> None: ...
+    def snapshot(self) -> dict[str, Any]: ...
+    def runs_here(self, spec: StepSpec) -> bool: ...
+    def execute(self, spec: StepSpec, attempt: int = 1, scope: dict[str, Any] | None = None) -> Outputs: ...
+    def commit(self, spec: StepSpec, outputs: Outputs) -> dict[str, Any]: ...
 
 
 class _Step:
@@ -58,9 +65,11 @@ class _Step:
     __slots__ = (
         "attempt",
         "checkpoint",
+        "committing",
         "ended",
         "error",
         "force",
+        "inputs",
         "key",
         "log",
         "mono_started",
@@ -76,6 +85,7 @@ class _Step:
         "token",
         "traceback",
         "unmet",
+        "why",
     )
 
     def __init__(self, spec: StepSpec) -> None:
@@ -102,6 +112,9 @@ class _Step:
         self.checkpoint: str | None = None
         self.time_saved: float | None = None
         self.not_restorable: str | None = None
+        self.committing = False  # the body finished and its checkpoint is being written
+        self.inputs: dict[str, Digest] = {}  # what it read, as it left it: for freshness checks
+        self.why: str | None = None
         self.log.clear()
 
 
@@ -118,7 +131,7 @@ class Scheduler:
                  cache: Cache | None = None) -> None:
         self._host = host
         self._cache = cache
-        self._produced = ProducedNames()
+        self.digests = DigestTable()
         self._executors = dict(executors)
         self._loop = loop
         self._lock = threading.RLock()
@@ -193,6 +206,63 @@ class Scheduler:
             self._publish(ev.StepRemoved(self._run, step=name))
             self._deactivate(name)
 
+    def refresh(self, touched: Iterable[str] | None = None, names: Iterable[str] | None = None) -> dict[str, str]:
+        """Mark stale each finished step whose inputs no longer match the namespace: {step: reason}.
+
+        `touched` names what changed (a plain cell's names); None checks every
+        input by content. `names` limits the check to those steps.
+        """
+        changed = None if touched is None else set(touched)
+        if changed:
+            self.digests.forget(changed)
+        wanted = None if names is None else set(names)
+        with self._lock:
+            candidates = [(n, s.inputs) for n, s in self._steps.items()
+                          if s.inputs and s.state in UP_TO_DATE and (wanted is None or n in wanted)]
+        found = []
+        for name, inputs in candidates:  # hashing happens outside the lock
+            reason = changed_input(inputs, self._host.namespace, self.digests, changed)
+            if reason is not None:
+                found.append((name, inputs, reason))
+        stale: dict[str, str] = {}
+        with self._lock:
+            for name, inputs, reason in found:
+                step = self._steps.get(name)
+                if step is not None and step.inputs is inputs and step.state in UP_TO_DATE:
+                    self._make_stale(name, reason)
+                    stale[name] = reason
+            self._drain_checks()
+        return stale
+
+    def before_change(self, touched: Iterable[str]) -> dict[str, bytes | None]:
+        """Digests of the `touched` names some finished step reads: call before changing them."""
+        with self._lock:
+            records = {n: s.inputs for n, s in self._steps.items() if s.inputs and s.state in UP_TO_DATE}
+        names = set(touched) & watched_names(records).keys()
+        return digests_of(names, self._host.namespace, self.digests)
+
+    def after_change(self, before: Mapping[str, bytes | None]) -> dict[str, str]:
+        """Mark stale the readers of every name whose digest is not what `before_change` saw."""
+        if not before:
+            return {}
+        self.digests.forget(before)
+        after = digests_of(set(before), self._host.namespace, self.digests)
+        changed = sorted(n for n in before if after[n] != before[n])
+        stale: dict[str, str] = {}
+        with self._lock:
+            records = {n: s.inputs for n, s in self._steps.items() if s.inputs and s.state in UP_TO_DATE}
+            readers = watched_names(records)
+            for name in changed:
+                for step in sorted(readers.get(name, ())):
+                    if step in stale:
+                        continue
+                    direct = name in records[step]
+                    via = "" if direct else next(n for n, d in records[step].items() if name in d.reached)
+                    stale[step] = f"input {name!r} changed" if direct else f"input {via!r} changed (it reads {name!r})"
+                    self._make_stale(step, stale[step])
+            self._drain_checks()
+        return stale
+
     def invalidate(self, name: str, reason: str = "invalidated") -> None:
         """Mark a step and everything downstream stale."""
         with self._lock:
@@ -217,7 +287,8 @@ class Scheduler:
             if order and not self._active:
                 self._run += 1
                 self._publish(ev.FlowStarted(self._run))
-            forced = set(names or ()) if names is not None else set(chosen)
+            # --force re-runs the named steps and everything below them.
+            forced = set(chosen) if names is None else set(names) | self._graph.descendants_of(set(names))
             for name in order:
                 step = self._steps[name]
                 step.reset()
@@ -278,7 +349,8 @@ class Scheduler:
             step = self._steps[name]
             if name in self._active:
                 raise StateError(name, "cannot restore a step while it runs")
-            self._host.commit(step.spec, result.outputs)
+            bound = self._host.commit(step.spec, result.outputs)
+            self._remember_digests(bound, result)
             step.reset()
             step.started = step.ended = time.time()
             self._succeed(step, result)
@@ -455,49 +527,92 @@ class Scheduler:
         self._publish(ev.StepStarted(self._run, step=step.name, attempt=step.attempt))
         if spec.timeout is not None:
             self._loop.call_later(spec.timeout, self._timed_out, step, token)
-        job = partial(run_attempt, self._host, self._cache, spec, step.attempt, self._upstream_keys(spec),
-                      step.force, self._external(spec))
+        job = partial(run_attempt, self._host, self._cache, spec, step.attempt, step.force, self.digests,
+                      partial(self._claim, step, token), self._ordering(spec))
         self._executors[spec.executor].submit(job, partial(self._attempt_done, step, token))
 
-    def _upstream_keys(self, spec: StepSpec) -> dict[str, str | None]:
-        """What each dependency contributes to this step's cache key."""
-        keys: dict[str, str | None] = {}
-        for dep in spec.deps:
-            other = self._steps[dep]
-            if other.state in (State.SUCCEEDED, State.RESTORED):
-                keys[dep] = other.key
-            else:  # skipped, failed with --on-fail continue, or not finished (--after-any)
-                keys[dep] = f"<{other.state.value}>"
-        return keys
+    def _ordering(self, spec: StepSpec) -> dict[str, str | None]:
+        """The keys of `--after` steps whose outputs this one does not read (see `keys.step_key`)."""
+        if self._cache is None or not spec.after:
+            return {}
+        reads = self._reads(spec)
+        found: dict[str, str | None] = {}
+        for dep in spec.after:
+            if not reads & outputs_of(self._graph, dep):
+                other = self._steps[dep]
+                found[dep] = other.key if other.state in HAS_OUTPUT else f"<{other.state.value}>"
+        return found
 
-    def _external(self, spec: StepSpec) -> frozenset[str]:
-        """Inputs that no step produces: parameters and plain-cell variables."""
-        if self._cache is None:
-            return frozenset()
-        return self._host.inputs_of(spec) - self._produced.of(self._graph)
+    def _reads(self, spec: StepSpec) -> frozenset[str]:
+        if spec.func is not None:
+            return frozenset(name for name, _ in parameters(spec.func))
+        assert spec.code is not None
+        return analyze(spec.code).inputs
+
+    def _claim(self, step: _Step, token: object) -> bool:
+        """Called by an attempt before it writes its checkpoint: only the current attempt may."""
+        with self._lock:
+            if step.token is not token or step.state is not State.RUNNING:
+                return False
+            step.committing = True  # a timeout from now on no longer abandons it
+            return True
 
     def _attempt_done(self, step: _Step, token: object, result: AttemptResult | None,
                       error: BaseException | None) -> None:
         with self._lock:
-            if step.token is not token:
-                return  # abandoned: timed out, cancelled or redefined meanwhile
-            executor = step.spec.executor
-            self._running[executor] -= 1
-            if error is None and result is not None:
-                try:
-                    self._host.commit(step.spec, result.outputs)
-                except Exception as exc:
-                    error = exc
-            if error is None and result is not None:
-                self._succeed(step, result)
+            current = step.token is token
+            if current:
+                self._attempt_over(step, result, error)
+        if not current and result is not None and result.saved is not None and result.saved.path:
+            # Cancelled or redefined while its checkpoint was written: an abandoned attempt never keeps one.
+            cache, key = self._cache, result.key
+            if cache is not None and key is not None:
+                cache.discard(step.spec, key)
+
+    def _attempt_over(self, step: _Step, result: AttemptResult | None, error: BaseException | None) -> None:
+        executor = step.spec.executor
+        self._running[executor] -= 1
+        step.committing = False
+        if error is None and result is not None:
+            try:
+                bound = self._host.commit(step.spec, result.outputs)
+            except Exception as exc:
+                error = exc
             else:
-                self._attempt_failed(step, error or RuntimeError("the attempt returned nothing"), timed_out=False)
-            self._dispatch(executor)
-            self._drain_checks()
+                self._remember_digests(bound, result)
+        if error is None and result is not None:
+            self._succeed(step, result)
+        else:
+            self._attempt_failed(step, error or RuntimeError("the attempt returned nothing"), timed_out=False)
+        self._dispatch(executor)
+        self._drain_checks()
+
+    def _remember_digests(self, bound: Mapping[str, Any], result: AttemptResult) -> None:
+        """Keep the digest of every value just bound, so its readers need not hash it again.
+
+        Other finished steps that read one of these names take the new digest
+        as what they last saw: a value changed by a step is the scheduler's
+        business (it re-runs that step's dependents), while `stale` reports
+        changes made outside any step.
+        """
+        table = self.digests
+        for name, value in bound.items():
+            found = result.digests.get(name)
+            if found is not None:
+                table.record(name, value, found)
+            else:
+                table.forget([name])
+            for other in self._steps.values():
+                if name in other.inputs:
+                    if found is None:
+                        del other.inputs[name]
+                    else:
+                        other.inputs[name] = found
+        table.forget(result.outputs.deleted)
 
     def _timed_out(self, step: _Step, token: object) -> None:
         with self._lock:
-            if step.token is not token or step.state is not State.RUNNING:
+            if step.token is not token or step.state is not State.RUNNING or step.committing:
                 return
             step.token = None
             executor = step.spec.executor
@@ -512,6 +627,8 @@ class Scheduler:
         self._close_attempt(step, None, False)
         step.outputs = tuple(result.outputs.values)
         step.key = result.key
+        step.inputs = dict(result.inputs)
+        step.why = result.why
         for note in result.notes:
             self._publish(ev.StepWarning(self._run, step=step.name, message=note))
         restored = result.restored
@@ -520,7 +637,7 @@ class Scheduler:
             self._finish(step, State.RESTORED, ev.StepRestored(
                 self._run, step=step.name, outputs=step.outputs, key=result.key, checkpoint=restored.path,
                 load_seconds=restored.load_seconds, time_saved=restored.time_saved,
-                computed_at=restored.computed_at))
+                computed_at=restored.computed_at, why=result.why))
             return
         saved = result.saved
         step.checkpoint = saved.path if saved is not None else None
@@ -528,7 +645,7 @@ class Scheduler:
         duration = time.monotonic() - (step.mono_started or time.monotonic())
         self._finish(step, State.SUCCEEDED, ev.StepSucceeded(
             self._run, step=step.name, attempts=step.attempt, duration=duration, outputs=step.outputs,
-            key=step.key, checkpoint=step.checkpoint, not_restorable=step.not_restorable))
+            key=step.key, checkpoint=step.checkpoint, not_restorable=step.not_restorable, why=result.why))
 
     def _attempt_failed(self, step: _Step, error: BaseException, timed_out: bool) -> None:
         spec = step.spec
@@ -639,7 +756,7 @@ class Scheduler:
             traceback=step.traceback if step.state is State.FAILED or step.state in ACTIVE else None,
             reason=step.reason, outputs=step.outputs, attempt_log=tuple(step.log),
             key=step.key, checkpoint=step.checkpoint, time_saved=step.time_saved,
-            not_restorable=step.not_restorable,
+            not_restorable=step.not_restorable, why=step.why,
         )
 
     # -- event delivery (loop thread) --------------------------------------------

@@ -7,7 +7,6 @@ bad value gets the same one-line error everywhere.
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import math
 import re
@@ -15,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from .analysis import parse
 from .durations import DURATION_FORMS, parse_duration
 from .errors import OptionError, StepSyntaxError
 
@@ -155,7 +155,7 @@ def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options
 
 def _check_parses(name: str, code: str) -> None:
     try:
-        ast.parse(code)
+        parse(code)
     except SyntaxError as error:
         raise StepSyntaxError(name, error.msg, error.lineno) from None
     except ValueError as error:  # null bytes: a ValueError on Python 3.10

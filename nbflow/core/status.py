@@ -38,6 +38,7 @@ class StepStatus:
     checkpoint: str | None = None  # restored from, or written to
     time_saved: float | None = None  # restored: original run time minus load time
     not_restorable: str | None = None
+    why: str | None = None  # why it ran (what changed since its last checkpoint), or why it was restored
 
     @property
     def source(self) -> str:

@@ -7,7 +7,9 @@ namespace) and the pure core.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 import time
 from collections.abc import MutableMapping
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import events as ev
+from ..core.analysis import analyze
 from ..core.durations import format_duration
 from ..core.flow import Flow
 from ..core.namespace import NamespaceHost, Outputs, format_error
@@ -41,6 +44,7 @@ def notebook_dir() -> Path:
 
 
 SWITCH_INTERVAL = 0.0005
+_MAGIC_CALL = re.compile(r"\s*get_ipython\(\)\.run_(cell_magic\('step'|line_magic\('flow')")
 
 
 class KernelHost(NamespaceHost):
@@ -50,7 +54,7 @@ class KernelHost(NamespaceHost):
         super().__init__(namespace)
         self._kernel_flow = kernel_flow
 
-    def execute(self, spec: StepSpec, attempt: int = 1) -> Outputs:
+    def execute(self, spec: StepSpec, attempt: int = 1, scope: dict[str, Any] | None = None) -> Outputs:
         """Run with the thread's output going to the step's sink, labelled per attempt.
 
         Labels and tracebacks are written here, on the step's own thread, so
@@ -62,7 +66,7 @@ class KernelHost(NamespaceHost):
             sink.note(f"── {spec.name}: attempt {attempt}{total} ──")
         with self._kernel_flow.router.capture(sink):
             try:
-                return super().execute(spec, attempt)
+                return super().execute(spec, attempt, scope)
             except Exception as error:
                 line, text = format_error(error)
                 remote = getattr(error, "nbflow_remote", None)  # raised in a worker process
@@ -92,6 +96,9 @@ class KernelFlow:
         self.flow.subscribe(self.store.manifest)
         self.flow.subscribe(self._on_event)
         self.router.install()
+        self._before_cell: dict[str, bytes | None] = {}
+        shell.events.register("pre_run_cell", self.before_cell)
+        shell.events.register("post_run_cell", self.after_cell)
         self._spec_order = 0
         #: display ids of `%flow show` outputs, refreshed with the final graph at `%flow wait`
         self.graph_displays: list[str] = []
@@ -99,6 +106,41 @@ class KernelFlow:
         #: `nbflow run --force`: compute every step, restore nothing
         self.force = os.environ.get("NBFLOW_FORCE") == "1"
         self._switch_interval = sys.getswitchinterval()
+
+    def before_cell(self, info: Any) -> None:
+        """Before a plain cell: the digests of the step inputs it may change (see `after_cell`)."""
+        self._before_cell = {}
+        touched = self._touched(getattr(info, "raw_cell", None))
+        if touched:
+            self._before_cell = self.flow.before_change(touched)
+
+    def after_cell(self, result: Any) -> None:
+        """After a plain cell: the steps whose inputs it changed become stale, and the cell says so.
+
+        Only the names the cell touched (read, bound or deleted, and the
+        globals the functions among them reach) that some finished step reads
+        are hashed, before and after; so this costs microseconds per step.
+        """
+        before, self._before_cell = self._before_cell, {}
+        stale = self.flow.after_change(before) if before else {}
+        if stale:
+            listed = "; ".join(f"{step} ({why})" for step, why in stale.items())
+            print(f"nbflow: now stale: {listed}. `%flow run` updates them.")
+
+    def _touched(self, raw: str | None) -> set[str]:
+        if not raw or not self.flow.graph:
+            return set()
+        code = self.shell.transform_cell(raw)
+        if _MAGIC_CALL.match(code):
+            return set()  # a %%step or %flow cell: the magic itself keeps the flow up to date
+        try:
+            found = analyze(code)
+        except (SyntaxError, ValueError):
+            return set()
+        touched = set(found.inputs | found.outputs | found.deletes)
+        for name in list(touched):
+            touched |= self.flow.digests.reached(name)
+        return touched
 
     def remember(self, spec: StepSpec, header: str, code: str) -> None:
         """Keep the cell's header and code in the store, so `%flow resume` can rebuild the step."""
@@ -151,7 +193,8 @@ class KernelFlow:
             sink.note(f"{event.step}: retrying in {event.delay:g}s (attempt {event.attempt})")
         elif isinstance(event, ev.StepSucceeded):
             tries = f" after {event.attempts} attempts" if event.attempts > 1 else ""
-            sink.note(f"✓ {event.step} succeeded in {format_duration(event.duration)}{tries}")
+            why = f" ({event.why})" if event.why else ""
+            sink.note(f"✓ {event.step} succeeded in {format_duration(event.duration)}{tries}{why}")
         elif isinstance(event, ev.StepFailed):
             sink.note(f"✗ {event.step} failed: {event.error}")
         elif isinstance(event, ev.StepSkipped):
@@ -169,10 +212,15 @@ class KernelFlow:
                       f"loaded in {format_duration(event.load_seconds)}{saved}")
         elif isinstance(event, ev.StepWarning):
             sink.note(f"⚠ {event.step}: {event.message}")
+        elif isinstance(event, ev.StepStale):
+            sink.note(f"… {event.step} is stale: {event.reason}")
         if event.state is not None and event.state in TERMINAL:
             sink.publish_static()
 
     def close(self) -> None:
+        for event, callback in (("pre_run_cell", self.before_cell), ("post_run_cell", self.after_cell)):
+            with contextlib.suppress(ValueError):
+                self.shell.events.unregister(event, callback)
         self.router.uninstall()
         self.flow.close()
         self.store.close()

@@ -82,6 +82,9 @@ class FlowMagics(Magics):
                   f"without --after {producer}", file=sys.stderr)
         sink = kf.sink(spec.name)
         _show(sink)
+        if not changed and previous is not None:
+            # The same cell run again: it re-runs if an input changed since it last ran.
+            flow.refresh(None, spec.name)
         state = flow.status()[spec.name].state
         if not changed and previous is not None and state in UP_TO_DATE:
             sink.note(f"{spec.name} is up to date ({state.value}); `%flow run {spec.name} --force` runs it again")

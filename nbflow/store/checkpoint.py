@@ -82,6 +82,7 @@ class LoadResult:
     seconds: float
     outputs: dict[str, Any]
     unpicklable: Mapping[str, str] = field(default_factory=dict)
+    header: fmt.Header | None = None  # deletions, digests, key parts, duration
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class CheckpointInfo:
     cloudpickle: str
     outputs: tuple[str, ...]
     unpicklable: Mapping[str, str]
+    parts: tuple[tuple[str, str, str, str], ...] = ()
 
     @property
     def restorable(self) -> bool:
@@ -181,8 +183,15 @@ class CheckpointStore:
 
     # -- writing --------------------------------------------------------
 
-    def write(self, step: str, key: str, outputs: Mapping[str, Any]) -> WriteResult:
+    def write(self, step: str, key: str, outputs: Mapping[str, Any], *, deleted: Iterable[str] = (),
+              mutated: Iterable[str] = (), digests: Mapping[str, Any] | None = None,
+              parts: Iterable[tuple[str, str, str, str]] = (), duration: float | None = None,
+              live: Mapping[str, Any] | None = None) -> WriteResult:
         """Save `outputs` ({name: value}) as the checkpoint of `step` with cache `key`.
+
+        The keyword arguments are recorded in the header for the restore: names
+        the step deleted and changed in place, each value's digest, the key's
+        parts and the run's duration.
 
         Replaces any checkpoint with the same step and key atomically. Values
         that cannot be pickled are left out and named in the result, which is
@@ -192,7 +201,7 @@ class CheckpointStore:
         started = time.perf_counter()
         final = self._path(step, key)
         secret = self._secret()
-        pickled = dump_outputs(outputs)
+        pickled = dump_outputs(outputs, live=live)
         try:
             header = fmt.Header(
                 step=step,
@@ -205,6 +214,11 @@ class CheckpointStore:
                 buffer_sizes=tuple(len(b) for b in pickled.buffers),
                 outputs=pickled.names,
                 unpicklable=pickled.unpicklable,
+                deleted=tuple(deleted),
+                mutated=tuple(mutated),
+                digests=dict(digests or {}),
+                parts=tuple(tuple(p) for p in parts),  # type: ignore[misc]
+                duration=duration,
             )
             self._fs.makedirs(self._fs.join(_encode(step, "step")))
             size = write_file(self._fs, final, header, pickled.stream, pickled.buffers, secret)
@@ -225,17 +239,23 @@ class CheckpointStore:
 
     # -- reading --------------------------------------------------------
 
-    def read(self, step: str, key: str, *, partial: bool = False) -> dict[str, Any]:
+    def read(self, step: str, key: str, *, partial: bool = False,
+             live: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The outputs saved for `step` with `key`, after every check passed.
 
         Raises `CheckpointMissing` if there is none and `CheckpointRefused` if
         it must not be loaded. A checkpoint with unpicklable outputs is refused
         as not restorable unless `partial=True`, which returns the saved ones.
         """
-        return self.load(step, key, partial=partial).outputs
+        return self.load(step, key, partial=partial, live=live).outputs
 
-    def load(self, step: str, key: str, *, partial: bool = False) -> LoadResult:
-        """Like `read`, with the file's size and the load time (for provenance)."""
+    def load(self, step: str, key: str, *, partial: bool = False,
+             live: Mapping[str, Any] | None = None) -> LoadResult:
+        """Like `read`, with the file's size and the load time (for provenance).
+
+        `live` is the namespace the outputs go into, against which references
+        to the notebook's own classes and functions are resolved.
+        """
         started = time.perf_counter()
         path = self._path(step, key)
         shown = self._fs.display(path)
@@ -265,7 +285,7 @@ class CheckpointStore:
         if reason is not None:
             raise CheckpointRefused(step, key, reason, shown)
         try:
-            outputs = load_outputs(stream, buffers)
+            outputs = load_outputs(stream, buffers, live)
         except Exception as exc:  # verified, yet unloadable here
             raise CheckpointRefused(
                 step, key, f"cannot unpickle: {type(exc).__name__}: {exc}", shown
@@ -280,6 +300,7 @@ class CheckpointStore:
             time.perf_counter() - started,
             outputs,
             dict(header.unpicklable),
+            header,
         )
 
     def load_many(
@@ -350,6 +371,7 @@ class CheckpointStore:
             header.cloudpickle,
             header.outputs,
             dict(header.unpicklable),
+            header.parts,
         )
 
     def list(self, step: str | None = None) -> list[CheckpointEntry]:

@@ -24,6 +24,7 @@ from typing import Any
 import cloudpickle
 
 from .format import MIN_BUFFER
+from .live import loading_into, reference
 
 PROTOCOL = 5
 OUT_OF_BAND_MIN = 64 << 10
@@ -78,37 +79,55 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text and text[0] else type(exc).__name__
 
 
-def dump_outputs(outputs: Mapping[str, Any], oob_min: int = OUT_OF_BAND_MIN) -> Pickled:
-    """Pickle `outputs`; unpicklable values are left out and named with the reason."""
+class _Pickler(cloudpickle.Pickler):
+    """cloudpickle, with the notebook's own classes and functions written as live references (`live.py`)."""
+
+    def __init__(self, file: Any, live: Mapping[str, Any] | None, **options: Any) -> None:
+        super().__init__(file, protocol=PROTOCOL, **options)
+        self._live = live
+
+    def reducer_override(self, obj: Any) -> Any:
+        found = reference(obj, self._live)
+        if found is not None:
+            return found
+        return super().reducer_override(obj)
+
+
+def dump_outputs(outputs: Mapping[str, Any], oob_min: int = OUT_OF_BAND_MIN,
+                 live: Mapping[str, Any] | None = None) -> Pickled:
+    """Pickle `outputs`; unpicklable values are left out and named with the reason.
+
+    `live` is the namespace the outputs will be restored into: the notebook's
+    classes and functions bound there are saved as references to it.
+    """
     oob_min = max(oob_min, MIN_BUFFER)
     for name in outputs:
         if not isinstance(name, str):
             raise TypeError(f"output names must be str, got {name!r}")
     try:
-        return _dump(outputs, oob_min, {})
+        return _dump(outputs, oob_min, {}, live)
     except Exception:  # any failure: find out which outputs cause it
         pass
     unpicklable: dict[str, str] = {}
     for name, value in outputs.items():
         try:
-            cloudpickle.Pickler(_Sink(), protocol=PROTOCOL, buffer_callback=_discard).dump(
-                value
-            )
+            _Pickler(_Sink(), live, buffer_callback=_discard).dump(value)
         except Exception as exc:  # the reason is reported, not raised
             unpicklable[name] = _reason(exc)
     rest = {n: v for n, v in outputs.items() if n not in unpicklable}
     try:
-        return _dump(rest, oob_min, unpicklable)
+        return _dump(rest, oob_min, unpicklable, live)
     except Exception as exc:  # fails only together: blame them all
         reason = _reason(exc)
-        return _dump({}, oob_min, {**unpicklable, **dict.fromkeys(rest, reason)})
+        return _dump({}, oob_min, {**unpicklable, **dict.fromkeys(rest, reason)}, live)
 
 
 def _discard(buffer: pickle.PickleBuffer) -> bool:
     return False
 
 
-def _dump(outputs: Mapping[str, Any], oob_min: int, unpicklable: dict[str, str]) -> Pickled:
+def _dump(outputs: Mapping[str, Any], oob_min: int, unpicklable: dict[str, str],
+          live: Mapping[str, Any] | None) -> Pickled:
     buffers: list[memoryview] = []
 
     def keep(buffer: pickle.PickleBuffer) -> bool:
@@ -129,13 +148,18 @@ def _dump(outputs: Mapping[str, Any], oob_min: int, unpicklable: dict[str, str])
             value = blobs.setdefault(id(value), _Blob(value))
         wrapped[name] = value
     sink = io.BytesIO()
-    cloudpickle.Pickler(sink, protocol=PROTOCOL, buffer_callback=keep).dump(wrapped)
+    _Pickler(sink, live, buffer_callback=keep).dump(wrapped)
     return Pickled(sink.getbuffer(), buffers, tuple(outputs), unpicklable)
 
 
-def load_outputs(stream: Any, buffers: Sequence[Any]) -> dict[str, Any]:
-    """Unpickle a *verified* stream; the buffers are used in place, not copied."""
-    value = pickle.loads(stream, buffers=buffers)
+def load_outputs(stream: Any, buffers: Sequence[Any], live: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Unpickle a *verified* stream; the buffers are used in place, not copied.
+
+    Live references resolve against `live` (see `live.py`); one that does not
+    resolve raises, and the checkpoint is refused.
+    """
+    with loading_into(live):
+        value = pickle.loads(stream, buffers=buffers)
     if not isinstance(value, dict):
         raise TypeError(f"checkpoint holds a {type(value).__name__}, not a dict of outputs")
     return value

@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.cache import Key, Refused, Restored, Saved
+from ..core.cache import Previous, Refused, Restored, Saved, Snapshot
+from ..core.digest import Digest
 from ..core.errors import NbflowWarning
+from ..core.keys import Part
 from ..core.namespace import Outputs
 from ..core.spec import StepSpec
 from .checkpoint import CheckpointStore
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
-from .keys import step_key
 from .manifest import Manifest
 
 logger = logging.getLogger("nbflow")
@@ -46,33 +47,64 @@ class Store:
 
     # -- the Cache protocol ------------------------------------------------------
 
-    def key(self, spec: StepSpec, upstream: Mapping[str, str | None], inputs: Mapping[str, Any]) -> Key:
-        result = step_key(spec, upstream, inputs, self.watch_root)
-        return Key(result.key, result.reason)
-
-    def restore(self, spec: StepSpec, key: str) -> Restored | Refused | None:
+    def restore(self, spec: StepSpec, key: str, live: Mapping[str, Any] | None = None) -> Restored | Refused | None:
         try:
-            loaded = self.checkpoints.load(spec.name, key)
+            loaded = self.checkpoints.load(spec.name, key, live=live)
         except CheckpointMissing:
             return None
         except CheckpointRefused as error:
-            return Refused(str(error))
+            return Refused(error.reason)
         self.manifest.record_restore(spec.name, key, loaded.path, loaded.seconds, size=loaded.size)
-        provenance = self.manifest.provenance(spec.name)
-        saved = provenance.time_saved if provenance is not None else None
-        computed = provenance.computed_at if provenance is not None else None
-        return Restored(Outputs(dict(loaded.outputs)), loaded.path, loaded.seconds, saved, computed)
+        header = loaded.header
+        assert header is not None
+        outputs = Outputs(dict(loaded.outputs), header.deleted)
+        return Restored(outputs, loaded.path, loaded.seconds, _digests(header.digests),
+                        tuple(Part(*p) for p in header.parts), header.mutated, header.duration, header.created)
 
-    def save(self, spec: StepSpec, key: str, outputs: Outputs, duration: float) -> Saved:
+    def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Mapping[str, Any] | None = None) -> Saved:
+        digests = {name: None if d is None else [d.hex, sorted(d.reached), d.volatile]
+                   for name, d in snapshot.digests.items()}
         try:
-            written = self.checkpoints.write(spec.name, key, outputs.values)
+            written = self.checkpoints.write(
+                spec.name, key, snapshot.outputs.values, deleted=snapshot.outputs.deleted,
+                mutated=snapshot.mutated, digests=digests, duration=snapshot.duration, live=live,
+                parts=[(p.kind, p.name, p.digest, p.detail) for p in snapshot.parts])
         except CheckpointWriteError as error:
             return Saved(None, not_restorable=str(error))
         self.manifest.record_checkpoint(spec.name, key, written.path, written.size, written.seconds)
         return Saved(written.path, written.size, written.seconds, written.reason)
 
+    def discard(self, spec: StepSpec, key: str) -> None:
+        self.checkpoints.remove(spec.name, key)
+
+    def previous(self, spec: StepSpec) -> Previous | None:
+        """The newest checkpoint of the step (by file time) whose header can be read."""
+        try:
+            entries = sorted(self.checkpoints.list(spec.name), key=lambda e: e.mtime, reverse=True)
+        except (OSError, ValueError):
+            return None
+        for entry in entries[:5]:
+            try:
+                info = self.checkpoints.info(spec.name, entry.key)
+            except (CheckpointMissing, CheckpointRefused, OSError):
+                continue
+            return Previous(info.key, tuple(Part(*p) for p in info.parts), info.created)
+        return None
+
     def close(self) -> None:
         self.manifest.close()
+
+
+def _digests(stored: Mapping[str, Any]) -> dict[str, Digest | None]:
+    """The header's digests back as `Digest`s (None for values that could not be hashed)."""
+    found: dict[str, Digest | None] = {}
+    for name, entry in stored.items():
+        if entry is None:
+            found[name] = None
+        else:
+            hex_, reached, volatile = entry
+            found[name] = Digest(bytes.fromhex(hex_), frozenset(reached), bool(volatile))
+    return found
 
 
 def _warn(message: str) -> None:

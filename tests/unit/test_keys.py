@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nbflow.core.keys import changed_parts, describe, step_key
 from nbflow.core.spec import make_spec
-from nbflow.store.hashing import Unhashable, stable_hash
-from nbflow.store.keys import step_key
 
 BASE = "rows = [r for r in raw if r > limit]\ntotal = sum(rows)\n"
+INPUTS = {"raw": [1, 5, 9], "limit": 3}
 
 
-def key(code: str = BASE, upstream: dict[str, str | None] | None = None, inputs: dict[str, Any] | None = None,
-        root: Path | None = None, **options: Any) -> str | None:
+def key(code: str = BASE, inputs: dict[str, Any] | None = None, root: Path | None = None,
+        **options: Any) -> str | None:
     spec = make_spec("s", code, **options)
-    return step_key(spec, upstream or {}, inputs or {}, root).key
+    return step_key(spec, INPUTS if inputs is None else inputs, watch_root=root).value
 
 
 COSMETIC = [
@@ -62,18 +60,11 @@ def test_code_changes_change_the_key(code: str) -> None:
     ("delay", "1s", False),
     ("on_fail", "continue", False),
     ("executor", "process", False),
+    ("after", "other", False),
 ])
 def test_only_result_changing_options_count(tmp_path: Path, option: str, value: Any, changes: bool) -> None:
-    """--if and --watch change the key; retries, timeouts and other run settings do not."""
+    """--if and --watch change the key; dependencies, retries, timeouts and other run settings do not."""
     assert (key(root=tmp_path, **{option: value}) != key(root=tmp_path)) is changes
-
-
-def test_upstream_keys_count() -> None:
-    """A different upstream key gives a different key; no upstream key turns caching off."""
-    assert key(upstream={"load": "k1"}) != key(upstream={"load": "k2"})
-    spec = make_spec("s", BASE)
-    result = step_key(spec, {"load": None}, {}, None)
-    assert result.key is None and result.reason == "upstream step 'load' has no cache key"
 
 
 values = st.recursive(
@@ -88,39 +79,44 @@ values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(values, values)
 def test_different_inputs_never_share_a_key(a: Any, b: Any) -> None:
-    """Keys are equal exactly when the input values are equal (and of the same types)."""
+    """Keys are equal exactly when the input values are equal, of the same types and in the same order."""
     same = a == b and repr(a) == repr(b)
-    assert (key(inputs={"limit": a}) == key(inputs={"limit": b})) is same
+    assert (key(inputs={"raw": [], "limit": a}) == key(inputs={"raw": [], "limit": b})) is same
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    (1, 1.0), (1, True), (0, False), ("1", 1), (b"1", "1"), ([1, 2], (1, 2)), ({"a": 1}, {"a": 1.0}),
-    (0.0, -0.0), (np.arange(3), np.arange(3.0)), (np.arange(4).reshape(2, 2), np.arange(4)), ({1, 2}, [1, 2]),
-])
-def test_values_equal_in_python_but_different_in_kind_differ(a: Any, b: Any) -> None:
-    """1 vs 1.0 vs True, list vs tuple, int vs float arrays: different keys."""
-    assert stable_hash(a) != stable_hash(b)
+def test_a_name_read_and_rebound_still_counts_as_an_input() -> None:
+    """`n = n * 2` reads n before it binds it: its value is part of the key."""
+    code = "n = n * 2"
+    assert key(code, {"n": 1}) != key(code, {"n": 2})
 
 
-def test_equal_values_built_differently_share_a_key() -> None:
-    """Dict insertion order and set order do not matter; equal arrays hash equal."""
-    assert stable_hash({"a": 1, "b": 2}) == stable_hash({"b": 2, "a": 1})
-    assert stable_hash({3, 1, 2}) == stable_hash({1, 2, 3})
-    assert stable_hash(np.arange(6)[::2].copy()) == stable_hash(np.array([0, 2, 4]))
+def test_a_builtin_name_rebound_in_the_namespace_is_an_input() -> None:
+    """A plain-cell `max = 10` read by a step counts; the real builtin adds nothing."""
+    code = "top = max"
+    assert key(code, {"max": 10}) != key(code, {"max": 11})
+    assert key(code, {}) == key(code, {"max": max})
 
 
-@pytest.mark.parametrize("value", [threading.Lock(), (i for i in range(3)), object(), open])
+@pytest.mark.parametrize("code", ["y = globals()['x']", "y = eval('x')", "exec('y = x')", "y = vars()['x']",
+                                  "def f():\n    return globals()['x']\ny = f()"])
+def test_reads_the_analysis_cannot_see_turn_caching_off(code: str) -> None:
+    """globals(), vars(), eval and exec read names nobody can list: no key, and the reason says so."""
+    result = step_key(make_spec("s", code), {"x": 1})
+    assert result.value is None
+    assert result.reason is not None and "reads the namespace through" in result.reason
+
+
+def test_missing_inputs_count_as_missing() -> None:
+    """A name the step reads that is not bound gives a key part of its own."""
+    assert key(BASE, {"raw": [1]}) != key(BASE, {"raw": [1], "limit": None})
+
+
+@pytest.mark.parametrize("value", [threading.Lock(), (i for i in range(3))])
 def test_unhashable_input_turns_caching_off_naming_the_variable(value: Any) -> None:
-    """A lock, a generator or a plain object: no key, and the reason names the variable."""
-    spec = make_spec("s", BASE)
-    if value is open:  # builtins are named, not hashed: that one is fine
-        assert step_key(spec, {}, {"conn": value}, None).key is not None
-        return
-    result = step_key(spec, {}, {"conn": value}, None)
-    assert result.key is None
-    assert result.reason is not None and result.reason.startswith("input 'conn' cannot be hashed reliably")
-    with pytest.raises(Unhashable):
-        stable_hash(value)
+    """A lock or a generator: no key, and the reason names the variable and its type."""
+    result = step_key(make_spec("s", "y = conn"), {"conn": value})
+    assert result.value is None
+    assert result.reason is not None and result.reason.startswith(f"input 'conn' ({describe(value)}) cannot be hashed")
 
 
 def test_watched_file_content_counts_and_touching_does_not(tmp_path: Path) -> None:
@@ -141,24 +137,54 @@ def test_watched_file_content_counts_and_touching_does_not(tmp_path: Path) -> No
     assert key(root=tmp_path, watch="missing.csv") != key(root=tmp_path, watch="data.csv")
 
 
-def test_hash_is_the_same_in_another_process() -> None:
-    """The same value hashes to the same digest in a fresh interpreter (no per-process salt)."""
-    value = {"a": [1, 2.5, "x", None], "b": (True, b"\x00"), "c": {3, 4}}
-    here = stable_hash(value).hex()
-    code = "from nbflow.store.hashing import stable_hash; " \
-           f"print(stable_hash({value!r}).hex())"
-    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert there == here
+def test_watch_follows_symlinked_folders_without_looping(tmp_path: Path) -> None:
+    """A linked folder below a watched one is read; a link back up is not followed forever."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.csv").write_text("1")
+    watched = tmp_path / "data"
+    watched.mkdir()
+    os.symlink(outside, watched / "linked")
+    os.symlink(watched, watched / "loop")
+    before = key(root=tmp_path, watch="data")
+    (outside / "x.csv").write_text("2")
+    assert key(root=tmp_path, watch="data") != before
 
 
-def test_function_steps_key_on_their_code() -> None:
-    """Two function steps with different bodies get different keys; the same function the same key."""
-    def one() -> int:
-        return 1
+def test_watch_globs_expand_and_missing_paths_warn(tmp_path: Path) -> None:
+    """`data/*.csv` covers every match, a new match changes the key, and no match is a warning."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.csv").write_text("a")
+    spec = make_spec("s", "pass", watch="data/*.csv,nothing/*.csv,gone.txt")
+    first = step_key(spec, {}, watch_root=tmp_path)
+    assert [w.split(" in ")[0] for w in first.warnings] == [
+        "--watch pattern 'nothing/*.csv' matches no file", "--watch path 'gone.txt' does not exist"]
+    (folder / "b.csv").write_text("b")
+    second = step_key(spec, {}, watch_root=tmp_path)
+    assert second.value != first.value
+    assert changed_parts(first.parts, second.parts) == ["watched path 'data/*.csv' changed (2 matches, 2 files)"]
 
-    def two() -> int:
-        return 2
 
-    k1 = step_key(make_spec("f", one), {}, {}, None).key
-    assert k1 == step_key(make_spec("f", one), {}, {}, None).key
-    assert k1 != step_key(make_spec("f", two), {}, {}, None).key
+def test_changed_parts_name_what_differs() -> None:
+    """The words `%flow why` uses: which input changed, with its type and size."""
+    spec = make_spec("s", BASE)
+    old = step_key(spec, INPUTS).parts
+    new = step_key(spec, {"raw": [1, 5, 9, 11], "limit": 3}).parts
+    assert changed_parts(old, new) == ["input 'raw' changed (list of 4)"]
+    edited = step_key(make_spec("s", CHANGES[0]), INPUTS).parts
+    assert changed_parts(old, edited) == ["the code changed"]
+
+
+def test_function_steps_key_on_their_code_and_what_they_read() -> None:
+    """Function steps: the body counts, and so do the parameters they take from the namespace."""
+    def one(limit: int) -> int:
+        return 1 + limit
+
+    def two(limit: int) -> int:
+        return 2 + limit
+
+    k1 = step_key(make_spec("f", one), {"limit": 1}).value
+    assert k1 == step_key(make_spec("f", one), {"limit": 1}).value
+    assert k1 != step_key(make_spec("f", two), {"limit": 1}).value
+    assert k1 != step_key(make_spec("f", one), {"limit": 2}).value

@@ -1,0 +1,373 @@
+"""The hashing walk: a type-tagged, prefix-free encoding of a value fed to BLAKE3.
+
+Every value is written as a tag, a length and a payload, and containers as
+a tag and a count followed by their items, so no two different values can
+produce the same byte stream. Built-in types have exact encodings; numpy and
+pandas values go to `arrays.py`; functions, classes and modules to `code.py`;
+anything else is hashed through the same reduction pickle would use
+(`copyreg` first, then `__reduce_ex__`), which is what the object says its
+state is. Cycles are written as references to the enclosing object by
+relative depth, so the shape of a cyclic structure counts and the encoding
+of a sub-object does not depend on where the walk entered it.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import enum
+import functools
+import pickle
+import sys
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import blake3
+
+from ..errors import NbflowError
+
+_LEN = 8
+
+
+class Unhashable(NbflowError, TypeError):
+    """A value whose content cannot be hashed reliably; caching is off for what reads it."""
+
+    def __init__(self, type_name: str, where: str = "", reason: str = "") -> None:
+        at = f" at {where}" if where else ""
+        why = f" ({reason})" if reason else ""
+        super().__init__(f"cannot hash a {type_name} value reliably{at}{why}",
+                         type_name=type_name, where=where, reason=reason)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A 32-byte content digest, the namespace names it reached, and whether it may be cached."""
+
+    value: bytes
+    reached: frozenset[str] = frozenset()
+    volatile: bool = False
+
+    @property
+    def hex(self) -> str:
+        return self.value.hex()
+
+
+def type_name(value: Any) -> str:
+    kind = type(value)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+class Feeder:
+    """One walk over one value. Not thread-safe; make one per digest."""
+
+    def __init__(self, namespace: Mapping[str, Any] | None = None, also: Mapping[str, Any] | None = None) -> None:
+        self.namespace = namespace
+        self.also = also  # the same namespace under another dict (an attempt's working copy)
+        self.reached: set[str] = set()
+        self.volatile = False
+        self._depth: dict[int, int] = {}  # id of an object being walked -> its depth
+        self._keep: list[Any] = []  # keeps walked objects alive, so ids stay unique
+        self._lowest_ref = sys.maxsize  # shallowest depth a back-reference pointed at
+        self._memo: dict[int, bytes] = {}  # sub-digests of functions, classes and modules
+        self.where: list[str] = []
+        self._failed_at: str | None = None  # where the first error was raised, for the message
+
+    def run(self, value: Any) -> Digest:
+        hasher = blake3.blake3()
+        try:
+            self.feed(hasher, value)
+        except Unhashable:
+            raise
+        except RecursionError:
+            raise Unhashable(type_name(value), self._failed_at or "", "nested too deeply") from None
+        except Exception as error:  # hashing never fails a step: it turns caching off
+            raise Unhashable(type_name(value), self._failed_at or "", f"{type(error).__name__}: {error}") from None
+        return Digest(hasher.digest(), frozenset(self.reached), self.volatile)
+
+    def is_namespace(self, scope: Any) -> bool:
+        """Whether `scope` (a function's globals) is the namespace the digest is taken in."""
+        return scope is not None and (scope is self.namespace or scope is self.also)
+
+    def path(self) -> str:
+        return "".join(self.where)
+
+    # -- the encoding ------------------------------------------------------------
+
+    @staticmethod
+    def put(hasher: Any, tag: bytes, payload: bytes = b"") -> None:
+        head = tag + b"\x00" + len(payload).to_bytes(_LEN, "little")
+        if len(payload) > 4096:  # no copy of big payloads
+            hasher.update(head)
+            hasher.update(payload)
+        else:
+            hasher.update(head + payload)
+
+    def text(self, hasher: Any, tag: bytes, text: str) -> None:
+        self.put(hasher, tag, text.encode("utf-8", "surrogatepass"))
+
+    def count(self, hasher: Any, tag: bytes, number: int) -> None:
+        self.put(hasher, tag, number.to_bytes(_LEN, "little"))
+
+    def at(self, where: str, hasher: Any, value: Any) -> None:
+        """Feed a part of a value, remembering where it is for error messages."""
+        self.where.append(where)
+        try:
+            self.feed(hasher, value)
+        except BaseException:
+            if self._failed_at is None:
+                self._failed_at = self.path()
+            raise
+        finally:
+            self.where.pop()
+
+    # -- identity: cycles and memoized sub-digests ----------------------------------
+
+    def enter(self, hasher: Any, value: Any) -> bool:
+        """Start walking a compound value; False (a back-reference written) if it is already open."""
+        depth = self._depth.get(id(value))
+        if depth is not None:
+            self._lowest_ref = min(self._lowest_ref, depth)
+            self.count(hasher, b"ref", len(self._depth) - depth)
+            return False
+        self._depth[id(value)] = len(self._depth)
+        self._keep.append(value)
+        return True
+
+    def leave(self, value: Any) -> None:
+        del self._depth[id(value)]
+
+    def sub(self, hasher: Any, value: Any, body: Callable[[Any], None]) -> None:
+        """Feed `value` as its own sub-digest (computed once per walk when it is self-contained)."""
+        known = self._memo.get(id(value))
+        if known is not None:
+            self.put(hasher, b"sub", known)
+            return
+        if not self.enter(hasher, value):
+            return
+        depth = self._depth[id(value)]
+        outer_lowest, self._lowest_ref = self._lowest_ref, sys.maxsize
+        inner = blake3.blake3()
+        try:
+            body(inner)
+        finally:
+            self.leave(value)
+        result = inner.digest()
+        if self._lowest_ref >= depth:  # refers to nothing outside itself: same wherever it is met
+            self._memo[id(value)] = result
+        self._lowest_ref = min(outer_lowest, self._lowest_ref)
+        self.put(hasher, b"sub", result)
+
+    # -- dispatch --------------------------------------------------------------------
+
+    def feed(self, hasher: Any, value: Any) -> None:
+        handler = _EXACT.get(type(value))
+        if handler is not None:
+            handler(self, hasher, value)
+            return
+        from . import arrays, code
+
+        if isinstance(value, type):
+            code.klass(self, hasher, value)
+        elif isinstance(value, enum.Enum):
+            self._enum(hasher, value)
+        elif type(value).__module__.partition(".")[0] in arrays.MODULES and arrays.feed(self, hasher, value):
+            return
+        elif isinstance(value, functools._lru_cache_wrapper):
+            self.put(hasher, b"lru_cache", repr(value.cache_parameters()).encode())
+            self.at("<wrapped>", hasher, value.__wrapped__)
+        elif isinstance(value, (staticmethod, classmethod)):
+            self.text(hasher, b"descriptor", type(value).__name__)
+            self.at("<func>", hasher, value.__func__)
+        elif isinstance(value, property):
+            self.put(hasher, b"property")
+            for part in (value.fget, value.fset, value.fdel, value.__doc__):
+                self.feed(hasher, part)
+        elif isinstance(value, functools.cached_property):
+            self.text(hasher, b"cached_property", value.attrname or "")
+            self.feed(hasher, value.func)
+        elif isinstance(value, _DERIVED):
+            self.text(hasher, b"slot", f"{type(value).__name__}:{getattr(value, '__qualname__', '')}")
+        else:
+            self.reduced(hasher, value)
+
+    def _enum(self, hasher: Any, value: enum.Enum) -> None:
+        from . import code
+
+        self.put(hasher, b"enum")
+        code.klass(self, hasher, type(value))
+        self.text(hasher, b"member", value.name)
+        self.at(f".{value.name}", hasher, value.value)
+
+    def reduced(self, hasher: Any, value: Any) -> None:
+        """Any other object, by the reduction pickle would use: callable, arguments and state."""
+        from . import code
+
+        reducer = copyreg.dispatch_table.get(type(value))
+        try:
+            parts = reducer(value) if reducer is not None else value.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+        except Exception as error:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise Unhashable(type_name(value), self.path(), first) from None
+        if isinstance(parts, str):  # a module-level singleton, pickled by name
+            module = getattr(value, "__module__", None) or pickle.whichmodule(value, parts)  # type: ignore[attr-defined]
+            code.global_ref(self, hasher, module, parts)
+            return
+        if not isinstance(parts, tuple) or len(parts) < 2:
+            raise Unhashable(type_name(value), self.path(), "unusual __reduce__ result")
+        if not self.enter(hasher, value):
+            return
+        try:
+            self.text(hasher, b"object", type_name(value))
+            callable_, args, *rest = parts
+            self.at("<reduce>", hasher, callable_)
+            self.at("<args>", hasher, args)
+            state, items, pairs = [*rest, None, None, None][:3]
+            self.at("<state>", hasher, state)
+            self.at("<items>", hasher, None if items is None else list(items))
+            self.at("<dictitems>", hasher, None if pairs is None else list(pairs))
+        finally:
+            self.leave(value)
+
+
+# -- built-in types ----------------------------------------------------------------
+
+
+def _const(self: Feeder, hasher: Any, value: Any) -> None:
+    self.text(hasher, b"const", repr(value))
+
+
+def _int(self: Feeder, hasher: Any, value: int) -> None:
+    self.put(hasher, b"int", value.to_bytes((value.bit_length() + 8) // 8 or 1, "little", signed=True))
+
+
+def _float(self: Feeder, hasher: Any, value: float) -> None:
+    self.put(hasher, b"float", value.hex().encode())
+
+
+def _complex(self: Feeder, hasher: Any, value: complex) -> None:
+    self.put(hasher, b"complex", f"{value.real.hex()},{value.imag.hex()}".encode())
+
+
+def _str(self: Feeder, hasher: Any, value: str) -> None:
+    self.text(hasher, b"str", value)
+
+
+def _bytes(self: Feeder, hasher: Any, value: bytes) -> None:
+    self.put(hasher, b"bytes" if type(value) is bytes else b"bytearray", bytes(value))
+
+
+def _memoryview(self: Feeder, hasher: Any, value: memoryview) -> None:
+    self.text(hasher, b"memoryview", f"{value.format}:{value.shape}")
+    self.put(hasher, b"data", value.tobytes())
+
+
+def _sequence(self: Feeder, hasher: Any, value: list[Any] | tuple[Any, ...]) -> None:
+    if not self.enter(hasher, value):
+        return
+    try:
+        self.count(hasher, b"list" if type(value) is list else b"tuple", len(value))
+        for index, item in enumerate(value):
+            self.at(f"[{index}]", hasher, item)
+    finally:
+        self.leave(value)
+
+
+def _dict(self: Feeder, hasher: Any, value: dict[Any, Any]) -> None:
+    if not self.enter(hasher, value):
+        return
+    try:
+        self.count(hasher, b"dict", len(value))  # in order: a step can see the order
+        for key, item in value.items():
+            self.at("<key>", hasher, key)
+            self.at(f"[{key!r}]", hasher, item)
+    finally:
+        self.leave(value)
+
+
+def _set(self: Feeder, hasher: Any, value: set[Any] | frozenset[Any]) -> None:
+    if not self.enter(hasher, value):
+        return
+    try:
+        # Iteration order of a set differs between processes: sort the members' digests.
+        members = []
+        for member in value:
+            inner = blake3.blake3()
+            self.at("<member>", inner, member)
+            members.append(inner.digest())
+        self.count(hasher, b"set" if type(value) is set else b"frozenset", len(members))
+        for member in sorted(members):
+            self.put(hasher, b"member", member)
+    finally:
+        self.leave(value)
+
+
+def _function(self: Feeder, hasher: Any, value: Any) -> None:
+    from . import code
+
+    code.function(self, hasher, value)
+
+
+def _method(self: Feeder, hasher: Any, value: types.MethodType) -> None:
+    self.put(hasher, b"method")
+    self.at("<func>", hasher, value.__func__)
+    self.at("<self>", hasher, value.__self__)
+
+
+def _builtin(self: Feeder, hasher: Any, value: types.BuiltinFunctionType) -> None:
+    from . import code
+
+    owner = value.__self__
+    if owner is None or isinstance(owner, types.ModuleType):
+        module = getattr(owner, "__name__", None) or value.__module__ or "builtins"
+        code.global_ref(self, hasher, module, value.__qualname__)
+    else:  # a bound built-in method: `rows.append`, `d.get`
+        self.text(hasher, b"builtin-method", value.__name__)
+        self.at("<self>", hasher, owner)
+
+
+def _module(self: Feeder, hasher: Any, value: types.ModuleType) -> None:
+    from . import code
+
+    code.module(self, hasher, value)
+
+
+def _klass(self: Feeder, hasher: Any, value: type) -> None:
+    from . import code
+
+    code.klass(self, hasher, value)
+
+
+_EXACT: dict[type, Callable[[Feeder, Any, Any], None]] = {
+    type(None): _const,
+    type(Ellipsis): _const,
+    type(NotImplemented): _const,
+    bool: _const,
+    int: _int,
+    float: _float,
+    complex: _complex,
+    str: _str,
+    bytes: _bytes,
+    bytearray: _bytes,
+    memoryview: _memoryview,
+    list: _sequence,
+    tuple: _sequence,
+    dict: _dict,
+    set: _set,
+    frozenset: _set,
+    types.FunctionType: _function,
+    types.MethodType: _method,
+    types.BuiltinFunctionType: _builtin,
+    types.ModuleType: _module,
+    type: _klass,
+}
+
+# Descriptors Python derives from a class's definition (slots, C methods): the class's own text decides them.
+_DERIVED = (
+    types.MemberDescriptorType,
+    types.GetSetDescriptorType,
+    types.WrapperDescriptorType,
+    types.MethodDescriptorType,
+    types.ClassMethodDescriptorType,
+)
