@@ -224,5 +224,53 @@ def clean(notebook: str, older_than: str | None, store: str | None) -> None:
     click.echo(f"nbflow: removed {removed} checkpoint(s), kept {kept}")
 
 
+@main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.argument("step")
+@click.option("--store", metavar="URL", help="Checkpoint store, if not .nbflow/ beside the notebook.")
+def why(notebook: str, step: str, store: str | None) -> None:
+    """Why STEP of NOTEBOOK will re-run: what changed since its newest checkpoint.
+
+    Without a kernel only the code, the options and the watched files can be
+    compared; the values the step reads are compared when the notebook runs
+    (`%flow why STEP` in the kernel compares everything).
+    """
+    import time
+
+    from .batch.cells import read_notebook, step_specs
+    from .core.keys import changed_parts, offline_parts
+    from .core.why import describe_parts
+
+    try:
+        specs = {s.name: s for s in step_specs(read_notebook(notebook), notebook)}
+    except NbflowError as error:
+        _fail_usage(str(error))
+    if step not in specs:
+        _fail_usage(f"{notebook} has no step {step!r} (steps: {', '.join(specs) or 'none'})")
+    spec = specs[step]
+    st = _store(notebook, store)
+    try:
+        previous = st.previous(spec)
+    finally:
+        st.close()
+    parts, warnings = offline_parts(spec, Path(notebook).resolve().parent)
+    if previous is None:
+        click.echo(f"{step}: no checkpoint in {st.root}; it will run")
+        return
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(previous.created))
+    kinds = {p.kind for p in parts}
+    changes = changed_parts([p for p in previous.parts if p.kind in kinds], parts)
+    click.echo(f"{step}: newest checkpoint {when}, key {previous.key[:12]}")
+    click.echo(f"  changed since: {'; '.join(changes)}" if changes else
+               "  code, options and watched files are unchanged since")
+    inputs = [p for p in previous.parts if p.kind not in kinds]
+    if inputs:
+        click.echo("  compared when the notebook runs (as the checkpoint saw them):")
+        for line in describe_parts(tuple(inputs)):
+            click.echo(f"    {line}")
+    for warning in warnings:
+        click.echo(f"  warning: {warning}")
+
+
 if __name__ == "__main__":
     main()

@@ -103,6 +103,10 @@ class Cache(Protocol):
         """The newest checkpoint of the step under any key, if there is one."""
         ...
 
+    def exists(self, spec: StepSpec, key: str) -> bool:
+        """A checkpoint is stored under `key` (it may still fail its checks when loaded)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AttemptResult:

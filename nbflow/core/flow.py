@@ -27,6 +27,7 @@ from .scheduler import Host, Scheduler
 from .spec import StepSpec, make_spec
 from .states import State
 from .status import StepStatus, format_table
+from .why import Explanation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -210,6 +211,10 @@ class Flow:
     def after_change(self, before: dict[str, bytes | None]) -> dict[str, str]:
         """After the change: mark stale the readers of each name whose content changed; {step: reason}."""
         return self._scheduler.after_change(before)
+
+    def why(self, name: str) -> Explanation:
+        """Will `name` be restored or re-run, and which part of its key decides (`.text()` says it)."""
+        return self._scheduler.explain(name)
 
     def invalidate(self, name: str) -> None:
         """Mark a step and everything downstream stale."""

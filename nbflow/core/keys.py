@@ -139,7 +139,7 @@ def step_key(spec: StepSpec, scope: Mapping[str, Any], table: DigestTable | None
     inputs: dict[str, Digest] = {}
     table = table if table is not None else DigestTable()
     if spec.code is not None:
-        parts.append(Part("code", "", _text_digest(normalized_code(spec.code))))
+        parts.append(_code_part(spec.code))
         found_code = analyze(spec.code)
         if found_code.dynamic:
             names = ", ".join(f"{n}()" for n in found_code.dynamic)
@@ -153,8 +153,7 @@ def step_key(spec: StepSpec, scope: Mapping[str, Any], table: DigestTable | None
             reasons.append(f"the function cannot be hashed reliably{_why_not(error)}")
         else:
             parts.append(Part("function", getattr(spec.func, "__qualname__", spec.name), found.hex))
-    options = tuple((name, _option(spec, name)) for name in RESULT_OPTIONS)
-    parts.append(Part("options", "", digest(options).hex))
+    parts.append(_options_part(spec))
     for name in inputs_of(spec, scope):
         if name not in scope:
             parts.append(Part("input", name, "", "missing"))
@@ -172,14 +171,34 @@ def step_key(spec: StepSpec, scope: Mapping[str, Any], table: DigestTable | None
             reasons.append(f"it runs after step {dep!r} without reading its outputs, and {dep!r} has no cache key")
         else:
             parts.append(Part("after", dep, dep_key))
-    warnings: tuple[str, ...] = ()
-    if spec.watch:
-        watched: WatchResult = watch_digests(spec.watch, watch_root or Path.cwd())
-        parts.extend(Part("watch", path, value, detail) for path, value, detail in watched.parts)
-        warnings = watched.warnings
+    watched, warnings = _watch_parts(spec, watch_root)
+    parts.extend(watched)
     if reasons:
         return StepKey(None, tuple(parts), "; ".join(reasons), inputs, warnings)
     return StepKey(combine(parts), tuple(parts), None, inputs, warnings)
+
+
+def offline_parts(spec: StepSpec, watch_root: Path | None = None) -> tuple[list[Part], tuple[str, ...]]:
+    """The parts a notebook file and the disk decide, without running anything: code, options, watched paths."""
+    parts = [_code_part(spec.code)] if spec.code is not None else []
+    parts.append(_options_part(spec))
+    watched, warnings = _watch_parts(spec, watch_root)
+    return parts + watched, warnings
+
+
+def _code_part(code: str) -> Part:
+    return Part("code", "", _text_digest(normalized_code(code)))
+
+
+def _options_part(spec: StepSpec) -> Part:
+    return Part("options", "", digest(tuple((name, _option(spec, name)) for name in RESULT_OPTIONS)).hex)
+
+
+def _watch_parts(spec: StepSpec, watch_root: Path | None) -> tuple[list[Part], tuple[str, ...]]:
+    if not spec.watch:
+        return [], ()
+    watched: WatchResult = watch_digests(spec.watch, watch_root or Path.cwd())
+    return [Part("watch", path, value, detail) for path, value, detail in watched.parts], watched.warnings
 
 
 def _module_part(name: str, parts: list[Part], reasons: list[str]) -> None:

@@ -36,12 +36,14 @@ from .executor import Executor
 from .fingerprints import DigestTable
 from .freshness import changed_input, digests_of, watched_names
 from .graph import Graph
+from .keys import step_key
 from .loop import LoopThread
 from .namespace import Outputs, format_error, parameters
 from .reads import outputs_of
 from .spec import StepSpec
 from .states import ACTIVE, HAS_OUTPUT, TERMINAL, UP_TO_DATE, State
 from .status import AttemptInfo, StepStatus
+from .why import Explanation
 
 _LOG_LIMIT = 100  # attempts kept per step (retries inf can fail forever)
 
@@ -262,6 +264,21 @@ class Scheduler:
                     self._make_stale(step, stale[step])
             self._drain_checks()
         return stale
+
+    def explain(self, name: str) -> Explanation:
+        """Why the step will be restored or re-run, from the key it would get now (see `why.py`)."""
+        with self._lock:
+            self._require(name)
+            step = self._steps[name]
+            spec, state, last_key, last_why = step.spec, step.state.value, step.key, step.why
+            ordering = self._ordering(spec)
+            cache = self._cache
+        if cache is None:
+            raise StateError(name, "there is no checkpoint store, so nothing is cached")
+        scope = self._host.snapshot()
+        current = step_key(spec, scope, self.digests, cache.watch_root, ordering, self._host.namespace)
+        stored = current.value is not None and cache.exists(spec, current.value)
+        return Explanation(name, current, cache.previous(spec), stored, last_key, last_why, state)
 
     def invalidate(self, name: str, reason: str = "invalidated") -> None:
         """Mark a step and everything downstream stale."""

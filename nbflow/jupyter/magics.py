@@ -96,7 +96,7 @@ class FlowMagics(Magics):
 
     @line_magic
     def flow(self, line: str) -> Any:
-        """Control the flow: %flow [show|status|run|wait|cancel|retry|invalidate|config|timeline] ..."""
+        """Control the flow: %flow [show|status|run|wait|cancel|retry|invalidate|resume|config|timeline|why] ..."""
         try:
             args = _PARSER.parse_args(shlex.split(line) or ["show"])
         except (_ParseError, argparse.ArgumentError) as error:
@@ -249,6 +249,9 @@ class FlowMagics(Magics):
             if key == "max_workers":
                 self.kf.flow.max_workers = value
 
+    def _cmd_why(self, args: argparse.Namespace) -> None:
+        print(self.kf.flow.why(args.step).text())
+
     def _cmd_timeline(self, args: argparse.Namespace) -> None:
         from IPython.display import SVG, display
 
@@ -329,6 +332,8 @@ def _build_parser() -> _Parser:
     config = sub.add_parser("config", help="show or change settings")
     config.add_argument("pairs", nargs="*")
     sub.add_parser("timeline", help="a Gantt chart of the last run")
+    why = sub.add_parser("why", help="why a step will re-run or be restored: the parts of its key that changed")
+    why.add_argument("step")
     sub.add_parser("resume", help="after a restart: rebuild the graph from the store and restore outputs")
     clean = sub.add_parser("clean", help="delete checkpoints no longer referenced")
     clean.add_argument("--older-than", dest="older_than")

@@ -77,6 +77,12 @@ class Store:
     def discard(self, spec: StepSpec, key: str) -> None:
         self.checkpoints.remove(spec.name, key)
 
+    def exists(self, spec: StepSpec, key: str) -> bool:
+        try:
+            return self.checkpoints.exists(spec.name, key)
+        except (OSError, ValueError):
+            return False
+
     def previous(self, spec: StepSpec) -> Previous | None:
         """The newest checkpoint of the step (by file time) whose header can be read."""
         try:

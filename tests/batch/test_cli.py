@@ -143,3 +143,21 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     for command in ("run", "dag", "status", "clean"):
         helped = run("nbflow", command, "--help", cwd=tmp_path)
         assert helped.code == 0 and "Usage: nbflow " + command in helped.stdout
+
+
+def test_why_names_what_changed_since_the_newest_checkpoint(diamond: Path) -> None:
+    """`nbflow why NB STEP`: an edited step's code is named; an unchanged one says so; inputs are listed."""
+    folder = diamond.parent
+    assert run("nbflow", "why", diamond.name, "b", cwd=folder).stdout.strip().endswith("it will run")
+    assert run("nbflow", "run", diamond.name, "out.ipynb", "--no-progress", cwd=folder).code == 0
+    unchanged = run("nbflow", "why", diamond.name, "b", cwd=folder)
+    assert unchanged.code == 0 and "code, options and watched files are unchanged since" in unchanged.stdout
+    assert "input base (int)" in unchanged.stdout and "input n (int)" in unchanged.stdout
+    nb = nbformat.read(str(diamond), as_version=4)
+    cell = next(c for c in nb.cells if c.source.startswith("%%step b"))
+    cell.source = cell.source.replace("base * n", "base * n * 3")
+    nbformat.write(nb, str(diamond))
+    edited = run("nbflow", "why", diamond.name, "b", cwd=folder)
+    assert "changed since: the code changed" in edited.stdout
+    missing = run("nbflow", "why", diamond.name, "nope", cwd=folder)
+    assert missing.code == 2 and "has no step 'nope' (steps: a, b, c, d)" in missing.stderr

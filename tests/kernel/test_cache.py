@@ -127,13 +127,16 @@ def test_a_plain_cell_change_marks_readers_stale_and_run_updates_them(tmp_path: 
 
 
 def test_rerunning_an_unchanged_step_cell_reruns_it_when_an_input_changed(tmp_path: Path) -> None:
-    """Same %%step cell, new parameter: it runs again and says why; same parameter: up to date."""
+    """Same %%step cell, new parameter: `%flow why` and the cell say why it runs again; else up to date."""
     log = tmp_path / "log.txt"
     cell = f"%%step s\n{logged(log, 's')}y = p * 2"
     kernel = fresh(tmp_path)
     try:
         run_all(kernel, ["p = 1", cell, "%flow wait"])
+        assert kernel.execute("%flow why s").text.startswith("s: up to date; its key matches its checkpoint")
         kernel.execute("p = 5")
+        why = kernel.execute("%flow why s").text
+        assert why.startswith("s: will re-run: input 'p' changed (int) since its checkpoint of")
         again = kernel.execute(cell)
         kernel.execute("%flow wait")
         assert kernel.execute("print(y)").text.strip() == "10"

@@ -53,6 +53,9 @@ class MemoryCache:
         mine = [(k, s) for (n, k), s in self.saved.items() if n == spec.name]
         return Previous(mine[-1][0], mine[-1][1].parts, 0.0) if mine else None
 
+    def exists(self, spec: StepSpec, key: str) -> bool:
+        return (spec.name, key) in self.saved
+
     def keys(self, step: str) -> list[str]:
         return [k for n, k in self.saved if n == step]
 

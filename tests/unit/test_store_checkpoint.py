@@ -433,3 +433,27 @@ def test_info_of_a_damaged_header_is_refused(store: CheckpointStore) -> None:
     write_bytes(store, "s", "k", bytes(data))
     with pytest.raises(CheckpointRefused, match="damaged header"):
         store.info("s", "k")
+
+
+def test_a_checkpoint_of_the_previous_format_is_refused_as_older(local: CheckpointStore) -> None:
+    """A format-1 file (keys before content addressing) is never loaded: one line says it is older."""
+    local.write("s", "k", {"x": 1})
+    path = Path(local.path_for("s", "k"))
+    data = bytearray(path.read_bytes())
+    data[8:12] = (1).to_bytes(4, "little")  # the format version in the fixed part
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointRefused, match="written by an older nbflow; recomputing$"):
+        local.read("s", "k")
+
+
+def test_the_header_keeps_what_a_restore_and_why_need(local: CheckpointStore) -> None:
+    """Deletions, in-place changes, digests, key parts and the run's duration survive the round trip."""
+    parts = [("input", "rows", "ab" * 32, "list of 3")]
+    digests = {"rows": ["cd" * 32, ["SCALE"], False], "model": None}
+    local.write("s", "k", {"rows": [1, 2, 3], "model": 1}, deleted=("tmp",), mutated=("rows",),
+                digests=digests, parts=parts, duration=4.0)
+    header = local.load("s", "k").header
+    assert header is not None
+    assert (header.deleted, header.mutated, header.duration) == (("tmp",), ("rows",), 4.0)
+    assert header.digests == digests and header.parts == tuple(tuple(p) for p in parts)
+    assert local.info("s", "k").parts == tuple(tuple(p) for p in parts)
