@@ -442,7 +442,7 @@ def test_a_checkpoint_of_the_previous_format_is_refused_as_older(local: Checkpoi
     data = bytearray(path.read_bytes())
     data[8:12] = (1).to_bytes(4, "little")  # the format version in the fixed part
     path.write_bytes(bytes(data))
-    with pytest.raises(CheckpointRefused, match="written by an older nbflow; recomputing$"):
+    with pytest.raises(CheckpointRefused, match=r"written by an older nbflow; recomputing$"):
         local.read("s", "k")
 
 
