@@ -5,7 +5,7 @@
 
 For each case it prints write and load MB/s of:
 
-* nbflow: `CheckpointStore.write` / `.read` (pickling, checksum, HMAC, fsync,
+* nbflow: `CheckpointStore.write` / `.read` (pickling, checksum, keyed-BLAKE3 signature, fsync,
   rename and folder fsync included; load verifies everything, then unpickles);
 * raw: the checkpoint's own bytes written from memory with `os.write` + fsync,
   and read back with `readinto` into a buffer allocated (and touched) beforehand,

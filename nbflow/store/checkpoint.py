@@ -12,7 +12,7 @@ Guarantees, for the scheduler built on top:
   fsync, rename, fsync of the folder). A failed write raises
   `CheckpointWriteError` and leaves the previous checkpoint as it was.
 * `read` unpickles nothing until the whole file has passed its checksum and
-  HMAC with this user's secret, and the header names the requested step and
+  signature with this user's secret, and the header names the requested step and
   key and a compatible Python (same major.minor) and cloudpickle (same major).
   Any failure is a `CheckpointRefused` with a one-line reason naming the step;
   the caller runs the step again.

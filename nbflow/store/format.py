@@ -245,7 +245,7 @@ def digest(pieces: Sequence[memoryview]) -> bytes:
 
 
 def sign(secret: bytes, end: int, digests: Sequence[bytes]) -> bytes:
-    """The HMAC tag: binds the payload length and every chunk digest to the secret."""
+    """The signature tag (keyed BLAKE3): binds the payload length and every chunk digest to the secret."""
     mac = blake3.blake3(_TAG_DOMAIN + struct.pack("<Q", end), key=_mac_key(secret))
     mac.update(b"".join(digests))
     return mac.digest()

@@ -1,6 +1,6 @@
 """The per-user secret that signs checkpoints.
 
-A checkpoint is unpickled only if its HMAC verifies with this secret, so a
+A checkpoint is unpickled only if its signature (keyed BLAKE3) verifies with this secret, so a
 file dropped into a store by someone else (or by another user sharing the
 folder) is never loaded. The secret lives in the user's config folder
 (`platformdirs.user_config_dir("nbflow")/secret`, or `$NBFLOW_SECRET_PATH`),

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbflow.core.digest import Digest, Unhashable, digest
 
@@ -92,6 +94,8 @@ DIFFERENT = [
     (re.compile("a+"), re.compile("a+", re.I)),
     (np.dtype("f8"), np.dtype("f4")),
     (np.add, np.multiply),
+    (np.array(["a\x00b", "c"], dtype=object), np.array(["a", "b\x00c"], dtype=object)),
+    (np.array(["ab", "c"], dtype=object), np.array(["a", "bc"], dtype=object)),
 ]
 
 
@@ -129,6 +133,14 @@ def test_open_files_are_refused() -> None:
     """An open file's content is not its value: Unhashable."""
     with open(__file__) as handle, pytest.raises(Unhashable, match=r"cannot hash a _io\.TextIOWrapper"):
         d(handle)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=4), max_size=6), st.lists(st.text(max_size=4), max_size=6))
+def test_string_columns_hash_equal_exactly_when_equal(a: list[str], b: list[str]) -> None:
+    """The one-pass string path splits back uniquely, separators inside the strings or not."""
+    left, right = np.array([*a, 0], dtype=object)[:-1], np.array([*b, 0], dtype=object)[:-1]
+    assert (d(left) == d(right)) is (a == b)
 
 
 def test_deep_nesting_is_refused_not_crashed() -> None:

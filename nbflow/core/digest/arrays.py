@@ -80,11 +80,14 @@ def _objects(feeder: Feeder, hasher: Any, flat: Any) -> None:
     import numpy as np
 
     items = flat.tolist()
-    if all(type(item) is str for item in items):
-        lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    if items and set(map(type, items)) == {str}:
         feeder.count(hasher, b"strings", len(items))
-        _buffer(feeder, hasher, lengths)
-        feeder.put(hasher, b"text", "".join(items).encode("utf-8", "surrogatepass"))
+        joined = "\x00".join(items)
+        if joined.count("\x00") == len(items) - 1:  # no string holds the separator: the split is unique
+            feeder.put(hasher, b"separated", joined.encode("utf-8", "surrogatepass"))
+        else:
+            _buffer(feeder, hasher, np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
+            feeder.put(hasher, b"text", "".join(items).encode("utf-8", "surrogatepass"))
         return
     feeder.count(hasher, b"objects", len(items))
     for index, item in enumerate(items):

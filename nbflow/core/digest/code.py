@@ -31,9 +31,7 @@ import sysconfig
 import types
 from typing import Any
 
-import blake3
-
-from .feed import Feeder, Unhashable
+from .feed import Feeder, Sink, Unhashable
 
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME", "DELETE_NAME"})
 # Class attributes Python derives from the class statement itself (or that cannot be hashed and say nothing).
@@ -125,7 +123,7 @@ def global_ref(feeder: Feeder, hasher: Any, module: str | None, qualname: str) -
 def code_digest(code: types.CodeType) -> tuple[bytes, tuple[str, ...]]:
     """(digest of what the code does, the global names it reads or writes), nested code included."""
     feeder = Feeder()
-    hasher = blake3.blake3()
+    hasher = Sink()
     globals_: set[str] = set()
     _code(feeder, hasher, code, globals_)
     return hasher.digest(), tuple(sorted(globals_))
@@ -240,10 +238,12 @@ def _module_body(feeder: Feeder, hasher: Any, mod: types.ModuleType) -> None:
         if name.startswith("__") and name.endswith("__"):
             continue
         feeder.text(hasher, b"member", name)
+        mark = len(feeder.where)
         try:
-            inner = blake3.blake3()
+            inner = Sink()
             feeder.at(f"{mod.__name__}.{name}", inner, value)
         except Unhashable:
+            feeder.recover(mark)
             # Module-level objects with no stable content (locks, connections): only their kind counts.
             feeder.text(hasher, b"opaque", f"{type(value).__module__}.{type(value).__qualname__}")
         else:

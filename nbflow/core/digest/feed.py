@@ -17,6 +17,7 @@ import copyreg
 import enum
 import functools
 import pickle
+import struct
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -27,7 +28,36 @@ import blake3
 
 from ..errors import NbflowError
 
-_LEN = 8
+_LEN = struct.Struct("<Q").pack
+_I64 = struct.Struct("<q").pack
+_FLUSH = 1 << 20
+
+
+class Sink:
+    """A BLAKE3 hasher fed in large pieces: many small `update`s are joined first (same digest, less overhead)."""
+
+    __slots__ = ("_hasher", "_parts", "_size")
+
+    def __init__(self) -> None:
+        self._hasher = blake3.blake3()
+        self._parts: list[Any] = []
+        self._size = 0
+
+    def update(self, data: Any) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size > _FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._parts:
+            self._hasher.update(b"".join(self._parts))
+            self._parts.clear()
+            self._size = 0
+
+    def digest(self) -> bytes:
+        self._flush()
+        return self._hasher.digest()
 
 
 class Unhashable(NbflowError, TypeError):
@@ -71,19 +101,19 @@ class Feeder:
         self._keep: list[Any] = []  # keeps walked objects alive, so ids stay unique
         self._lowest_ref = sys.maxsize  # shallowest depth a back-reference pointed at
         self._memo: dict[int, bytes] = {}  # sub-digests of functions, classes and modules
-        self.where: list[str] = []
-        self._failed_at: str | None = None  # where the first error was raised, for the message
+        # Where the walk is, for error messages: labels, list indexes (int) or dict keys (1-tuples).
+        self.where: list[Any] = []
 
     def run(self, value: Any) -> Digest:
-        hasher = blake3.blake3()
+        hasher = Sink()
         try:
             self.feed(hasher, value)
         except Unhashable:
             raise
         except RecursionError:
-            raise Unhashable(type_name(value), self._failed_at or "", "nested too deeply") from None
+            raise Unhashable(type_name(value), self.path()[:200], "nested too deeply") from None
         except Exception as error:  # hashing never fails a step: it turns caching off
-            raise Unhashable(type_name(value), self._failed_at or "", f"{type(error).__name__}: {error}") from None
+            raise Unhashable(type_name(value), self.path(), f"{type(error).__name__}: {error}") from None
         return Digest(hasher.digest(), frozenset(self.reached), self.volatile)
 
     def is_namespace(self, scope: Any) -> bool:
@@ -91,36 +121,38 @@ class Feeder:
         return scope is not None and (scope is self.namespace or scope is self.also)
 
     def path(self) -> str:
-        return "".join(self.where)
+        return "".join(f"[{w}]" if isinstance(w, int) else f"[{w[0]!r}]" if isinstance(w, tuple) else str(w)
+                       for w in self.where)
 
     # -- the encoding ------------------------------------------------------------
 
     @staticmethod
     def put(hasher: Any, tag: bytes, payload: bytes = b"") -> None:
-        head = tag + b"\x00" + len(payload).to_bytes(_LEN, "little")
-        if len(payload) > 4096:  # no copy of big payloads
-            hasher.update(head)
+        if len(payload) > 4096:
+            hasher.update(tag + b"\x00" + _LEN(len(payload)))
             hasher.update(payload)
         else:
-            hasher.update(head + payload)
+            hasher.update(tag + b"\x00" + _LEN(len(payload)) + payload)
 
     def text(self, hasher: Any, tag: bytes, text: str) -> None:
         self.put(hasher, tag, text.encode("utf-8", "surrogatepass"))
 
     def count(self, hasher: Any, tag: bytes, number: int) -> None:
-        self.put(hasher, tag, number.to_bytes(_LEN, "little"))
+        self.put(hasher, tag, _LEN(number))
 
-    def at(self, where: str, hasher: Any, value: Any) -> None:
-        """Feed a part of a value, remembering where it is for error messages."""
+    def at(self, where: Any, hasher: Any, value: Any) -> None:
+        """Feed a part of a value, remembering where it is for error messages.
+
+        No `finally`: after an error `where` still says where it happened; a
+        caller that recovers from an Unhashable truncates it (`recover`).
+        """
         self.where.append(where)
-        try:
-            self.feed(hasher, value)
-        except BaseException:
-            if self._failed_at is None:
-                self._failed_at = self.path()
-            raise
-        finally:
-            self.where.pop()
+        self.feed(hasher, value)
+        self.where.pop()
+
+    def recover(self, mark: int) -> None:
+        """After catching an Unhashable from a part: forget where that part's walk stopped."""
+        del self.where[mark:]
 
     # -- identity: cycles and memoized sub-digests ----------------------------------
 
@@ -148,7 +180,7 @@ class Feeder:
             return
         depth = self._depth[id(value)]
         outer_lowest, self._lowest_ref = self._lowest_ref, sys.maxsize
-        inner = blake3.blake3()
+        inner = Sink()
         try:
             body(inner)
         finally:
@@ -239,7 +271,10 @@ def _const(self: Feeder, hasher: Any, value: Any) -> None:
 
 
 def _int(self: Feeder, hasher: Any, value: int) -> None:
-    self.put(hasher, b"int", value.to_bytes((value.bit_length() + 8) // 8 or 1, "little", signed=True))
+    if -(1 << 63) <= value < (1 << 63):
+        self.put(hasher, b"int", _I64(value))
+    else:  # a different length: cannot collide with the 8-byte form
+        self.put(hasher, b"int", value.to_bytes((value.bit_length() + 8) // 8 + 8, "little", signed=True))
 
 
 def _float(self: Feeder, hasher: Any, value: float) -> None:
@@ -264,14 +299,51 @@ def _memoryview(self: Feeder, hasher: Any, value: memoryview) -> None:
 
 
 def _sequence(self: Feeder, hasher: Any, value: list[Any] | tuple[Any, ...]) -> None:
+    if type(value) is tuple:  # immutable: a cycle must pass through a list, dict or object, caught there
+        self.count(hasher, b"tuple", len(value))
+        _items(self, hasher, enumerate(value))
+        return
     if not self.enter(hasher, value):
         return
     try:
-        self.count(hasher, b"list" if type(value) is list else b"tuple", len(value))
-        for index, item in enumerate(value):
-            self.at(f"[{index}]", hasher, item)
+        self.count(hasher, b"list", len(value))
+        _items(self, hasher, enumerate(value))
     finally:
         self.leave(value)
+
+
+def _items(self: Feeder, hasher: Any, items: Any) -> None:
+    """Items of a list or tuple; plain scalars are encoded inline (the same bytes `feed` writes)."""
+    where = self.where
+    for index, item in items:
+        fast = _FAST.get(type(item))
+        if fast is not None:
+            hasher.update(fast(item))
+        else:
+            where.append(index)
+            self.feed(hasher, item)
+            where.pop()
+
+
+def _fast_int(value: int) -> bytes:
+    if -(1 << 63) <= value < (1 << 63):
+        return _INT_HEAD + _I64(value)
+    payload = value.to_bytes((value.bit_length() + 8) // 8 + 8, "little", signed=True)
+    return b"int\x00" + _LEN(len(payload)) + payload
+
+
+def _fast_str(value: str) -> bytes:
+    data = value.encode("utf-8", "surrogatepass")
+    return b"str\x00" + _LEN(len(data)) + data
+
+
+def _fast_float(value: float) -> bytes:
+    data = value.hex().encode()
+    return b"float\x00" + _LEN(len(data)) + data
+
+
+_INT_HEAD = b"int\x00" + _LEN(8)
+_FAST: dict[type, Callable[[Any], bytes]] = {int: _fast_int, str: _fast_str, float: _fast_float}
 
 
 def _dict(self: Feeder, hasher: Any, value: dict[Any, Any]) -> None:
@@ -280,8 +352,16 @@ def _dict(self: Feeder, hasher: Any, value: dict[Any, Any]) -> None:
     try:
         self.count(hasher, b"dict", len(value))  # in order: a step can see the order
         for key, item in value.items():
-            self.at("<key>", hasher, key)
-            self.at(f"[{key!r}]", hasher, item)
+            fast = _FAST.get(type(key))
+            if fast is not None:
+                hasher.update(fast(key))
+            else:
+                self.at("<key>", hasher, key)
+            fast = _FAST.get(type(item))
+            if fast is not None:
+                hasher.update(fast(item))
+            else:
+                self.at((key,), hasher, item)
     finally:
         self.leave(value)
 
@@ -293,7 +373,7 @@ def _set(self: Feeder, hasher: Any, value: set[Any] | frozenset[Any]) -> None:
         # Iteration order of a set differs between processes: sort the members' digests.
         members = []
         for member in value:
-            inner = blake3.blake3()
+            inner = Sink()
             self.at("<member>", inner, member)
             members.append(inner.digest())
         self.count(hasher, b"set" if type(value) is set else b"frozenset", len(members))
