@@ -262,14 +262,17 @@ def test_installed_packages_count_by_version() -> None:
 
 
 def test_digests_are_the_same_in_another_process() -> None:
-    """No per-process salt: strings in sets, dicts, frames and functions agree across interpreters."""
+    """No per-process salt: sets, frames, functions, objects of plain classes agree across interpreters."""
     code = textwrap.dedent("""
         import pandas as pd, numpy as np
         from nbflow.core.digest import digest
         ns = {"__name__": "__main__"}
-        exec("K = 3\\ndef f(x):\\n    return x * K\\n", ns)
+        exec("K = 3\\ndef f(x):\\n    return x * K\\nclass Plain:\\n    def __init__(self, v):\\n"
+             "        self.v = v\\n", ns)
+        mixed = np.zeros(2, dtype=[("o", "O"), ("f", "f8")])
+        mixed["o"] = ["x", ns["Plain"](1)]
         value = [{"a": {"x", "y", "zz"}}, pd.DataFrame({"s": ["a", "b"], "n": [1.5, 2]}), ns["f"],
-                 np.arange(5), frozenset({"p", "q"})]
+                 np.arange(5), frozenset({"p", "q"}), pd.Series([ns["Plain"](1), ns["Plain"](2)]), mixed]
         print(digest(value, ns).hex)
     """)
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
