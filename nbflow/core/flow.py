@@ -19,6 +19,7 @@ from .errors import FlowFailed, FlowTimeout, StateError
 from .events import Event, Subscriber, log_event
 from .executor import Executor
 from .fingerprints import DigestTable
+from .freshness import Freshness
 from .graph import Graph
 from .header import parse_header
 from .loop import LoopThread
@@ -63,6 +64,7 @@ class Flow:
             if run is not None and isinstance(runner, NamespaceHost):
                 runner.remote[executor.name] = run
         self._scheduler = Scheduler(runner, pool, self._loop, cache)
+        self._freshness = Freshness(self._scheduler, self.namespace)
         self.cache = cache
         self._scheduler.bus.subscribe(log_event)
         self._closed = False
@@ -202,19 +204,19 @@ class Flow:
         Call it after changing the namespace outside any step; `touched` names
         what may have changed (None: compare every input by content).
         """
-        return self._scheduler.refresh(touched, names or None)
+        return self._freshness.refresh(touched, names or None)
 
     def before_change(self, touched: Iterable[str]) -> dict[str, bytes | None]:
         """Before changing names in the namespace outside any step: their digests (for `after_change`)."""
-        return self._scheduler.before_change(touched)
+        return self._freshness.before_change(touched)
 
     def after_change(self, before: dict[str, bytes | None]) -> dict[str, str]:
         """After the change: mark stale the readers of each name whose content changed; {step: reason}."""
-        return self._scheduler.after_change(before)
+        return self._freshness.after_change(before)
 
     def why(self, name: str) -> Explanation:
         """Will `name` be restored or re-run, and which part of its key decides (`.text()` says it)."""
-        return self._scheduler.explain(name)
+        return self._freshness.explain(name)
 
     def invalidate(self, name: str) -> None:
         """Mark a step and everything downstream stale."""

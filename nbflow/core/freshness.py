@@ -15,12 +15,17 @@ directly, for a re-run of an unchanged `%%step` cell and the Python API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .digest import Digest, Unhashable
+from .errors import StateError
 from .fingerprints import DigestTable
 from .keys import describe
+from .why import Explanation
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
 
 
 def changed_input(recorded: Mapping[str, Digest], namespace: Mapping[str, Any], table: DigestTable,
@@ -69,3 +74,63 @@ def digests_of(names: set[str], namespace: Mapping[str, Any], table: DigestTable
         except Unhashable:
             found[name] = None
     return found
+
+
+class Freshness:
+    """The staleness checks and `why` of one scheduler, over its namespace and digest table."""
+
+    def __init__(self, scheduler: Scheduler, namespace: Mapping[str, Any]) -> None:
+        self._scheduler = scheduler
+        self._namespace = namespace
+
+    def refresh(self, touched: Iterable[str] | None = None, names: Iterable[str] | None = None) -> dict[str, str]:
+        """Mark stale each finished step whose inputs no longer match the namespace: {step: reason}.
+
+        `touched` names what changed; None compares every input by content.
+        `names` limits the check to those steps.
+        """
+        table = self._scheduler.digests
+        changed = None if touched is None else set(touched)
+        if changed:
+            table.forget(changed)
+        wanted = None if names is None else set(names)
+        found = []
+        for name, inputs in self._scheduler.records().items():
+            if wanted is None or name in wanted:
+                reason = changed_input(inputs, self._namespace, table, changed)
+                if reason is not None:
+                    found.append((name, inputs, reason))
+        return self._scheduler.mark_stale(found)
+
+    def before_change(self, touched: Iterable[str]) -> dict[str, bytes | None]:
+        """Digests of the `touched` names some finished step reads: call before changing them."""
+        names = set(touched) & watched_names(self._scheduler.records()).keys()
+        return digests_of(names, self._namespace, self._scheduler.digests)
+
+    def after_change(self, before: Mapping[str, bytes | None]) -> dict[str, str]:
+        """Mark stale the readers of every name whose digest is not what `before_change` saw."""
+        if not before:
+            return {}
+        table = self._scheduler.digests
+        table.forget(before)
+        after = digests_of(set(before), self._namespace, table)
+        records = self._scheduler.records()
+        readers = watched_names(records)
+        found: list[tuple[str, dict[str, Digest], str]] = []
+        seen: set[str] = set()
+        for name in sorted(n for n in before if after[n] != before[n]):
+            for step in sorted(readers.get(name, set()) - seen):
+                seen.add(step)
+                inputs = records[step]
+                via = next((n for n, d in inputs.items() if name in d.reached), name) if name not in inputs else name
+                reason = f"input {name!r} changed" if via == name else f"input {via!r} changed (it reads {name!r})"
+                found.append((step, inputs, reason))
+        return self._scheduler.mark_stale(found)
+
+    def explain(self, name: str) -> Explanation:
+        """Why the step will be restored or re-run, from the key it would get now (see `why.py`)."""
+        spec, current, state, last_key, last_why, cache = self._scheduler.key_now(name)
+        if cache is None:
+            raise StateError(name, "there is no checkpoint store, so nothing is cached")
+        stored = current.value is not None and cache.exists(spec, current.value)
+        return Explanation(name, current, cache.previous(spec), stored, last_key, last_why, state)

@@ -34,16 +34,14 @@ from .errors import FlowClosed, OptionError, StateError, UnknownStepError
 from .events import EventBus
 from .executor import Executor
 from .fingerprints import DigestTable
-from .freshness import changed_input, digests_of, watched_names
 from .graph import Graph
-from .keys import step_key
+from .keys import StepKey, step_key
 from .loop import LoopThread
 from .namespace import Outputs, format_error, parameters
 from .reads import outputs_of
 from .spec import StepSpec
 from .states import ACTIVE, HAS_OUTPUT, TERMINAL, UP_TO_DATE, State
 from .status import AttemptInfo, StepStatus
-from .why import Explanation
 
 _LOG_LIMIT = 100  # attempts kept per step (retries inf can fail forever)
 
@@ -208,77 +206,34 @@ class Scheduler:
             self._publish(ev.StepRemoved(self._run, step=name))
             self._deactivate(name)
 
-    def refresh(self, touched: Iterable[str] | None = None, names: Iterable[str] | None = None) -> dict[str, str]:
-        """Mark stale each finished step whose inputs no longer match the namespace: {step: reason}.
-
-        `touched` names what changed (a plain cell's names); None checks every
-        input by content. `names` limits the check to those steps.
-        """
-        changed = None if touched is None else set(touched)
-        if changed:
-            self.digests.forget(changed)
-        wanted = None if names is None else set(names)
+    def records(self) -> dict[str, dict[str, Digest]]:
+        """What each up-to-date step read, as it left it (for the freshness checks in `freshness.py`)."""
         with self._lock:
-            candidates = [(n, s.inputs) for n, s in self._steps.items()
-                          if s.inputs and s.state in UP_TO_DATE and (wanted is None or n in wanted)]
-        found = []
-        for name, inputs in candidates:  # hashing happens outside the lock
-            reason = changed_input(inputs, self._host.namespace, self.digests, changed)
-            if reason is not None:
-                found.append((name, inputs, reason))
+            return {n: s.inputs for n, s in self._steps.items() if s.inputs and s.state in UP_TO_DATE}
+
+    def mark_stale(self, found: Iterable[tuple[str, dict[str, Digest], str]]) -> dict[str, str]:
+        """Mark stale each (step, the record it was judged on, reason) whose record is still current."""
         stale: dict[str, str] = {}
         with self._lock:
             for name, inputs, reason in found:
                 step = self._steps.get(name)
-                if step is not None and step.inputs is inputs and step.state in UP_TO_DATE:
+                if step is not None and step.inputs is inputs and step.state in UP_TO_DATE and name not in stale:
                     self._make_stale(name, reason)
                     stale[name] = reason
             self._drain_checks()
         return stale
 
-    def before_change(self, touched: Iterable[str]) -> dict[str, bytes | None]:
-        """Digests of the `touched` names some finished step reads: call before changing them."""
-        with self._lock:
-            records = {n: s.inputs for n, s in self._steps.items() if s.inputs and s.state in UP_TO_DATE}
-        names = set(touched) & watched_names(records).keys()
-        return digests_of(names, self._host.namespace, self.digests)
-
-    def after_change(self, before: Mapping[str, bytes | None]) -> dict[str, str]:
-        """Mark stale the readers of every name whose digest is not what `before_change` saw."""
-        if not before:
-            return {}
-        self.digests.forget(before)
-        after = digests_of(set(before), self._host.namespace, self.digests)
-        changed = sorted(n for n in before if after[n] != before[n])
-        stale: dict[str, str] = {}
-        with self._lock:
-            records = {n: s.inputs for n, s in self._steps.items() if s.inputs and s.state in UP_TO_DATE}
-            readers = watched_names(records)
-            for name in changed:
-                for step in sorted(readers.get(name, ())):
-                    if step in stale:
-                        continue
-                    direct = name in records[step]
-                    via = "" if direct else next(n for n, d in records[step].items() if name in d.reached)
-                    stale[step] = f"input {name!r} changed" if direct else f"input {via!r} changed (it reads {name!r})"
-                    self._make_stale(step, stale[step])
-            self._drain_checks()
-        return stale
-
-    def explain(self, name: str) -> Explanation:
-        """Why the step will be restored or re-run, from the key it would get now (see `why.py`)."""
+    def key_now(self, name: str) -> tuple[StepSpec, StepKey, str, str | None, str | None, Cache | None]:
+        """(spec, the key it would get now, state, last key, last why, cache): what `why` explains."""
         with self._lock:
             self._require(name)
             step = self._steps[name]
             spec, state, last_key, last_why = step.spec, step.state.value, step.key, step.why
             ordering = self._ordering(spec)
             cache = self._cache
-        if cache is None:
-            raise StateError(name, "there is no checkpoint store, so nothing is cached")
-        scope = self._host.snapshot()
-        current = step_key(spec, scope, self.digests, cache.watch_root, ordering, self._host.namespace)
-        stored = current.value is not None and cache.exists(spec, current.value)
-        return Explanation(name, current, cache.previous(spec), stored, last_key, last_why, state)
+        root = cache.watch_root if cache is not None else None
+        current = step_key(spec, self._host.snapshot(), self.digests, root, ordering, self._host.namespace)
+        return spec, current, state, last_key, last_why, cache
 
     def invalidate(self, name: str, reason: str = "invalidated") -> None:
         """Mark a step and everything downstream stale."""

@@ -31,7 +31,8 @@ import sysconfig
 import types
 from typing import Any
 
-from .feed import Feeder, Sink, Unhashable
+from .encoding import Sink
+from .feed import Feeder, Unhashable
 
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME", "DELETE_NAME"})
 # Class attributes Python derives from the class statement itself (or that cannot be hashed and say nothing).

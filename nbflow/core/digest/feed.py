@@ -17,47 +17,14 @@ import copyreg
 import enum
 import functools
 import pickle
-import struct
 import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import blake3
-
 from ..errors import NbflowError
-
-_LEN = struct.Struct("<Q").pack
-_I64 = struct.Struct("<q").pack
-_FLUSH = 1 << 20
-
-
-class Sink:
-    """A BLAKE3 hasher fed in large pieces: many small `update`s are joined first (same digest, less overhead)."""
-
-    __slots__ = ("_hasher", "_parts", "_size")
-
-    def __init__(self) -> None:
-        self._hasher = blake3.blake3()
-        self._parts: list[Any] = []
-        self._size = 0
-
-    def update(self, data: Any) -> None:
-        self._parts.append(data)
-        self._size += len(data)
-        if self._size > _FLUSH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._parts:
-            self._hasher.update(b"".join(self._parts))
-            self._parts.clear()
-            self._size = 0
-
-    def digest(self) -> bytes:
-        self._flush()
-        return self._hasher.digest()
+from .encoding import FAST, I64, LEN, Sink
 
 
 class Unhashable(NbflowError, TypeError):
@@ -129,16 +96,16 @@ class Feeder:
     @staticmethod
     def put(hasher: Any, tag: bytes, payload: bytes = b"") -> None:
         if len(payload) > 4096:
-            hasher.update(tag + b"\x00" + _LEN(len(payload)))
+            hasher.update(tag + b"\x00" + LEN(len(payload)))
             hasher.update(payload)
         else:
-            hasher.update(tag + b"\x00" + _LEN(len(payload)) + payload)
+            hasher.update(tag + b"\x00" + LEN(len(payload)) + payload)
 
     def text(self, hasher: Any, tag: bytes, text: str) -> None:
         self.put(hasher, tag, text.encode("utf-8", "surrogatepass"))
 
     def count(self, hasher: Any, tag: bytes, number: int) -> None:
-        self.put(hasher, tag, _LEN(number))
+        self.put(hasher, tag, LEN(number))
 
     def at(self, where: Any, hasher: Any, value: Any) -> None:
         """Feed a part of a value, remembering where it is for error messages.
@@ -272,7 +239,7 @@ def _const(self: Feeder, hasher: Any, value: Any) -> None:
 
 def _int(self: Feeder, hasher: Any, value: int) -> None:
     if -(1 << 63) <= value < (1 << 63):
-        self.put(hasher, b"int", _I64(value))
+        self.put(hasher, b"int", I64(value))
     else:  # a different length: cannot collide with the 8-byte form
         self.put(hasher, b"int", value.to_bytes((value.bit_length() + 8) // 8 + 8, "little", signed=True))
 
@@ -316,7 +283,7 @@ def _items(self: Feeder, hasher: Any, items: Any) -> None:
     """Items of a list or tuple; plain scalars are encoded inline (the same bytes `feed` writes)."""
     where = self.where
     for index, item in items:
-        fast = _FAST.get(type(item))
+        fast = FAST.get(type(item))
         if fast is not None:
             hasher.update(fast(item))
         else:
@@ -325,39 +292,18 @@ def _items(self: Feeder, hasher: Any, items: Any) -> None:
             where.pop()
 
 
-def _fast_int(value: int) -> bytes:
-    if -(1 << 63) <= value < (1 << 63):
-        return _INT_HEAD + _I64(value)
-    payload = value.to_bytes((value.bit_length() + 8) // 8 + 8, "little", signed=True)
-    return b"int\x00" + _LEN(len(payload)) + payload
-
-
-def _fast_str(value: str) -> bytes:
-    data = value.encode("utf-8", "surrogatepass")
-    return b"str\x00" + _LEN(len(data)) + data
-
-
-def _fast_float(value: float) -> bytes:
-    data = value.hex().encode()
-    return b"float\x00" + _LEN(len(data)) + data
-
-
-_INT_HEAD = b"int\x00" + _LEN(8)
-_FAST: dict[type, Callable[[Any], bytes]] = {int: _fast_int, str: _fast_str, float: _fast_float}
-
-
 def _dict(self: Feeder, hasher: Any, value: dict[Any, Any]) -> None:
     if not self.enter(hasher, value):
         return
     try:
         self.count(hasher, b"dict", len(value))  # in order: a step can see the order
         for key, item in value.items():
-            fast = _FAST.get(type(key))
+            fast = FAST.get(type(key))
             if fast is not None:
                 hasher.update(fast(key))
             else:
                 self.at("<key>", hasher, key)
-            fast = _FAST.get(type(item))
+            fast = FAST.get(type(item))
             if fast is not None:
                 hasher.update(fast(item))
             else:
