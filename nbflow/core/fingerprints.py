@@ -12,6 +12,13 @@ digest is `volatile` (it depends on a local module's state), or when it is
 them every entry whose digest reached one of those names (a function whose
 global was rebound). Values are held weakly where Python allows it, so the
 table never keeps a rebound DataFrame alive.
+
+Identity says nothing about in-place changes, so the table is only
+*trusted* where something watches every change made outside steps: the
+kernel extension does (it sees every cell). A `Flow` used from plain Python
+cannot know what the caller did to the namespace between runs, so there an
+untrusted table hashes each value again when it is read, and keeps entries
+only for the names they reached.
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ class _Entry:
 class DigestTable:
     """name -> (object, digest), safe to use from several threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, trusted: bool = False) -> None:
+        self.trusted = trusted
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -55,7 +63,7 @@ class DigestTable:
         """The kept digest of `value` under `name`, if it still describes it."""
         with self._lock:
             entry = self._entries.get(name)
-        if entry is not None and not entry.digest.volatile and entry.holds(value):
+        if self.trusted and entry is not None and not entry.digest.volatile and entry.holds(value):
             return entry.digest
         return None
 

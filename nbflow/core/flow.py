@@ -39,6 +39,11 @@ class Flow:
     `namespace` is the dict code steps read and write (the kernel passes the
     user namespace); function steps get their parameters from it by name and
     their return value is bound under the step's name.
+
+    `trust_digests=True` reuses a value's digest while it is the same object
+    (see `fingerprints`): only for callers that report every change they make
+    to the namespace outside steps (`before_change`/`after_change`), as the
+    kernel extension does after each cell. By default each read is hashed.
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class Flow:
         executors: Iterable[Executor] = (),
         host: Callable[[MutableMapping[str, Any]], Host] = NamespaceHost,
         cache: Cache | None = None,
+        trust_digests: bool = False,
     ) -> None:
         from ..executors.thread import ThreadExecutor
 
@@ -63,7 +69,7 @@ class Flow:
             run = getattr(executor, "run", None)
             if run is not None and isinstance(runner, NamespaceHost):
                 runner.remote[executor.name] = run
-        self._scheduler = Scheduler(runner, pool, self._loop, cache)
+        self._scheduler = Scheduler(runner, pool, self._loop, cache, trust_digests)
         self._freshness = Freshness(self._scheduler, self.namespace)
         self.cache = cache
         self._scheduler.bus.subscribe(log_event)
@@ -210,9 +216,12 @@ class Flow:
         """Before changing names in the namespace outside any step: their digests (for `after_change`)."""
         return self._freshness.before_change(touched)
 
-    def after_change(self, before: dict[str, bytes | None]) -> dict[str, str]:
-        """After the change: mark stale the readers of each name whose content changed; {step: reason}."""
-        return self._freshness.after_change(before)
+    def after_change(self, before: dict[str, bytes | None], touched: Iterable[str] = ()) -> dict[str, str]:
+        """After the change: mark stale the readers of each name whose content changed; {step: reason}.
+
+        `touched` (the names passed to `before_change`) also drops their kept digests.
+        """
+        return self._freshness.after_change(before, touched)
 
     def why(self, name: str) -> Explanation:
         """Will `name` be restored or re-run, and which part of its key decides (`.text()` says it)."""

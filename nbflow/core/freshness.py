@@ -97,6 +97,8 @@ class Freshness:
         found = []
         for name, inputs in self._scheduler.records().items():
             if wanted is None or name in wanted:
+                if changed is None:  # by content: no kept digest is taken on trust
+                    table.forget(inputs)
                 reason = changed_input(inputs, self._namespace, table, changed)
                 if reason is not None:
                     found.append((name, inputs, reason))
@@ -107,12 +109,16 @@ class Freshness:
         names = set(touched) & watched_names(self._scheduler.records()).keys()
         return digests_of(names, self._namespace, self._scheduler.digests)
 
-    def after_change(self, before: Mapping[str, bytes | None]) -> dict[str, str]:
-        """Mark stale the readers of every name whose digest is not what `before_change` saw."""
+    def after_change(self, before: Mapping[str, bytes | None], touched: Iterable[str] = ()) -> dict[str, str]:
+        """Mark stale the readers of every name whose digest is not what `before_change` saw.
+
+        `touched` are all the names the change may have touched: their kept
+        digests are dropped, read by a step or not yet.
+        """
+        table = self._scheduler.digests
+        table.forget(set(touched) | set(before))
         if not before:
             return {}
-        table = self._scheduler.digests
-        table.forget(before)
         after = digests_of(set(before), self._namespace, table)
         records = self._scheduler.records()
         readers = watched_names(records)

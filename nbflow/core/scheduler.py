@@ -128,10 +128,10 @@ class Scheduler:
     """Runs a graph of steps through executors, publishing every change."""
 
     def __init__(self, host: Host, executors: Mapping[str, Executor], loop: LoopThread,
-                 cache: Cache | None = None) -> None:
+                 cache: Cache | None = None, trust_digests: bool = False) -> None:
         self._host = host
         self._cache = cache
-        self.digests = DigestTable()
+        self.digests = DigestTable(trusted=trust_digests)
         self._executors = dict(executors)
         self._loop = loop
         self._lock = threading.RLock()

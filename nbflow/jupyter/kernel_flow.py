@@ -90,13 +90,15 @@ class KernelFlow:
         self.settings["store"] = self.store.root
         from ..executors.process import ProcessExecutor
 
+        # Digests are reused while a value stays the same object: this extension sees every cell.
         self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store,
-                         executors=[ProcessExecutor()])
+                         executors=[ProcessExecutor()], trust_digests=True)
         self.settings["max_workers"] = self.flow.max_workers
         self.flow.subscribe(self.store.manifest)
         self.flow.subscribe(self._on_event)
         self.router.install()
         self._before_cell: dict[str, bytes | None] = {}
+        self._touched_cell: set[str] = set()
         shell.events.register("pre_run_cell", self.before_cell)
         shell.events.register("post_run_cell", self.after_cell)
         self._spec_order = 0
@@ -110,9 +112,9 @@ class KernelFlow:
     def before_cell(self, info: Any) -> None:
         """Before a plain cell: the digests of the step inputs it may change (see `after_cell`)."""
         self._before_cell = {}
-        touched = self._touched(getattr(info, "raw_cell", None))
-        if touched:
-            self._before_cell = self.flow.before_change(touched)
+        self._touched_cell = self._touched(getattr(info, "raw_cell", None))
+        if self._touched_cell:
+            self._before_cell = self.flow.before_change(self._touched_cell)
 
     def after_cell(self, result: Any) -> None:
         """After a plain cell: the steps whose inputs it changed become stale, and the cell says so.
@@ -122,7 +124,8 @@ class KernelFlow:
         are hashed, before and after; so this costs microseconds per step.
         """
         before, self._before_cell = self._before_cell, {}
-        stale = self.flow.after_change(before) if before else {}
+        touched, self._touched_cell = self._touched_cell, set()
+        stale = self.flow.after_change(before, touched) if touched else {}
         if stale:
             listed = "; ".join(f"{step} ({why})" for step, why in stale.items())
             print(f"nbflow: now stale: {listed}. `%flow run` updates them.")

@@ -2,9 +2,9 @@
 
 Each job names a notebook folder, a store and the notebook's cells. Cells
 run in order over a fresh namespace, as in a kernel: plain cells are
-executed (and the flow told which names they touched, as the kernel
-extension does after each cell), `%%step` cells define their step and
-schedule it. After the last cell the session waits for every step and
+executed between `before_change` and `after_change` of the names they touch
+(what the kernel extension does around each cell, with digests trusted as
+the kernel trusts them), `%%step` cells define their step and schedule it. After the last cell the session waits for every step and
 reports, for each job: the repr of every value the notebook bound, each
 step's state and key, and which checkpoints existed before it started.
 
@@ -32,13 +32,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     store = Store(job["store"], flow_name="fuzz", watch_root=folder)
     before = {f"{e.step}/{e.key}" for e in store.checkpoints.list()}
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    flow = Flow(namespace, cache=store)
+    flow = Flow(namespace, cache=store, trust_digests=True)  # as the kernel runs it
     try:
         for cell in job["cells"]:
-            if cell["kind"] == "plain":
-                exec(compile(cell["code"], "<cell>", "exec"), namespace)
+            if cell["kind"] == "plain":  # what the kernel extension does around a plain cell
                 found = analyze(cell["code"])
-                flow.refresh(found.inputs | found.outputs | found.deletes)
+                touched = set(found.inputs | found.outputs | found.deletes)
+                for name in list(touched):
+                    touched |= flow.digests.reached(name)
+                before = flow.before_change(touched)
+                exec(compile(cell["code"], "<cell>", "exec"), namespace)
+                flow.after_change(before, touched)
             else:
                 spec = flow.add_cell(cell["header"], cell["code"])
                 flow.run(spec.name, rerun_failed=False)

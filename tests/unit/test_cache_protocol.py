@@ -6,6 +6,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
+
 from nbflow.core import events as ev
 from nbflow.core.cache import Previous, Refused, Restored, Saved, Snapshot
 from nbflow.core.flow import Flow
@@ -25,24 +27,26 @@ class Tally:
 
 
 class MemoryCache:
-    """Checkpoints in a dict, keyed as the scheduler says."""
+    """Checkpoints in a dict, keyed as the scheduler says; values are pickled, as a store would."""
 
     watch_root = Path(".")
 
     def __init__(self) -> None:
         self.saved: dict[tuple[str, str], Snapshot] = {}
+        self.pickled: dict[tuple[str, str], bytes] = {}
         self.discarded: list[tuple[str, str]] = []
 
     def restore(self, spec: StepSpec, key: str, live: Any = None) -> Restored | Refused | None:
         snap = self.saved.get((spec.name, key))
         if snap is None:
             return None
-        outputs = Outputs(dict(snap.outputs.values), snap.outputs.deleted)
+        outputs = Outputs(cloudpickle.loads(self.pickled[(spec.name, key)]), snap.outputs.deleted)
         return Restored(outputs, f"mem://{spec.name}/{key}", 0.001, snap.digests, snap.parts, snap.mutated,
                         duration=1.0)
 
     def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Any = None) -> Saved:
         self.saved[(spec.name, key)] = snapshot
+        self.pickled[(spec.name, key)] = cloudpickle.dumps(dict(snapshot.outputs.values))
         return Saved(f"mem://{spec.name}/{key}", 10, 0.0)
 
     def discard(self, spec: StepSpec, key: str) -> None:
