@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from .cache import AttemptResult, Cache, Previous, Refused, Restored, Snapshot
 from .digest import Digest, Unhashable, digest
+from .digest.pieces import recording
 from .fingerprints import DigestTable
 from .keys import StepKey, changed_parts, step_key
 from .namespace import Outputs
@@ -62,6 +63,14 @@ def run_attempt(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int,
         table.forget(n for n in key.inputs if not isinstance(scope.get(n), _IMMUTABLE))
         raise
     duration = time.monotonic() - started
+    with recording():  # the checkpoint write reuses the digests of the buffers hashed here
+        return _finish(host, cache, spec, key, outputs, scope, table, claim, force, previous, duration, notes)
+
+
+def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: Outputs, scope: dict[str, Any],
+            table: DigestTable, claim: Callable[[], bool], force: bool, previous: Previous | None,
+            duration: float, notes: list[str]) -> AttemptResult:
+    """After a successful run: hash outputs, find inputs changed in place, save the checkpoint."""
     digests = _output_digests(outputs.values, scope, host.namespace)
     mutated = _mutated(key, outputs, scope, host.namespace) if host.runs_here(spec) else {}
     values = dict(outputs.values)

@@ -8,7 +8,8 @@
     end        trailer      32-byte signature tag, 32-byte checksum, b"NBCKEND\\0"
 
 Integrity is computed over fixed-size chunks of the bytes [0, end) - header,
-padding, pickle and buffers alike: each chunk gets a BLAKE3 digest, and
+padding, pickle and buffers alike, with a new chunk at the start of each
+out-of-band buffer: each chunk gets a BLAKE3 digest, and
 
     tag      = BLAKE3-keyed(secret, b"nbflow-checkpoint-v2\\0" || u64 end || digests)
     checksum = BLAKE3(b"nbflow-checksum-v2\\0" || u64 end || digests || tag)
@@ -220,11 +221,22 @@ def regions(
     return [view for view in out if len(view)]
 
 
-def chunks(views: Sequence[memoryview], chunk: int) -> Iterator[list[memoryview]]:
-    """Split consecutive views into pieces grouped by `chunk`-byte spans of the file."""
+def chunks(views: Sequence[memoryview], chunk: int, starts: Sequence[int] = ()) -> Iterator[list[memoryview]]:
+    """Split consecutive views into pieces grouped by `chunk`-byte spans of the file.
+
+    A chunk also begins at each offset in `starts` (the out-of-band buffers,
+    `Layout.buffers_at`), so a buffer's chunks are exactly its own 4 MiB
+    pieces: the digests its content hash already made (`nbflow.core.digest.pieces`).
+    """
     pieces: list[memoryview] = []
     room = chunk
+    offset = 0
+    fresh = set(starts)
     for view in views:
+        if offset in fresh and pieces:
+            yield pieces
+            pieces, room = [], chunk
+        offset += len(view)
         while len(view):
             take = view[:room]
             pieces.append(take)
@@ -235,6 +247,11 @@ def chunks(views: Sequence[memoryview], chunk: int) -> Iterator[list[memoryview]
                 pieces, room = [], chunk
     if pieces:
         yield pieces
+
+
+def buffer_bounds(layout: Layout, sizes: Sequence[int]) -> list[int]:
+    """Where each out-of-band buffer starts and ends: chunks never straddle these."""
+    return [bound for start, size in zip(layout.buffers_at, sizes, strict=True) for bound in (start, start + size)]
 
 
 def digest(pieces: Sequence[memoryview]) -> bytes:
@@ -338,6 +355,10 @@ class Digester:
     def __init__(self, parallel: bool) -> None:
         self._pool = _hash_pool() if parallel else None
         self._results: list[Future[bytes] | bytes] = []
+
+    def add_digest(self, value: bytes) -> None:
+        """A chunk whose digest is already known (see `nbflow.core.digest.pieces`)."""
+        self._results.append(value)
 
     def add(self, pieces: Sequence[memoryview]) -> None:
         if self._pool is None:

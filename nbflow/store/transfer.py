@@ -15,9 +15,11 @@ become the unpickled objects' memory without another copy.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.digest.pieces import PIECE, known_pieces
 from . import format as fmt
 from .fs import Backend, ReadHandle
 
@@ -42,8 +44,15 @@ def write_file(
     layout = fmt.Layout.of(len(encoded), header.pickle_size, header.buffer_sizes)
     views = fmt.regions(layout, memoryview(fmt.prefix(encoded)), stream, buffers)
     digester = fmt.Digester(parallel=layout.end > header.chunk)
-    for pieces in fmt.chunks(views, header.chunk):
-        digester.add(pieces)
+    known = _known_chunks(layout, buffers, header.chunk)
+    offset = 0
+    for pieces in fmt.chunks(views, header.chunk, fmt.buffer_bounds(layout, header.buffer_sizes)):
+        reused = known.get(offset)
+        if reused is not None:
+            digester.add_digest(reused)  # the output's content hash already read these bytes
+        else:
+            digester.add(pieces)
+        offset += sum(len(p) for p in pieces)
     try:
         temp = fs.create_temp(final)
         try:
@@ -60,6 +69,20 @@ def write_file(
         digester.cancel()
         raise
     return layout.total
+
+
+def _known_chunks(layout: fmt.Layout, buffers: Sequence[memoryview], chunk: int) -> dict[int, bytes]:
+    """File offset -> chunk digest, for buffer chunks whose digests the attempt made while hashing outputs."""
+    found: dict[int, bytes] = {}
+    if chunk != PIECE or not buffers or "numpy" not in sys.modules:
+        return found
+    import numpy
+
+    for start, view in zip(layout.buffers_at, buffers, strict=True):
+        pieces = known_pieces(numpy.frombuffer(view, dtype=numpy.uint8).ctypes.data, len(view))
+        if pieces is not None and len(pieces) == -(-len(view) // chunk):
+            found.update({start + i * chunk: digest for i, digest in enumerate(pieces)})
+    return found
 
 
 def read_header(handle: ReadHandle) -> fmt.Header:
@@ -100,7 +123,7 @@ def read_file(handle: ReadHandle, secret: bytes) -> tuple[fmt.Header, bytearray,
     digester = fmt.Digester(parallel=layout.end > header.chunk)
     try:
         done = len(prefix)  # already read
-        for pieces in fmt.chunks(views, header.chunk):
+        for pieces in fmt.chunks(views, header.chunk, fmt.buffer_bounds(layout, header.buffer_sizes)):
             for piece in pieces:
                 if done:
                     done -= len(piece)

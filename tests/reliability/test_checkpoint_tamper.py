@@ -79,7 +79,8 @@ def build(
     views = fmt.regions(
         layout, memoryview(fmt.prefix(encoded)), memoryview(stream), [memoryview(b) for b in buffers]
     )
-    digests = [fmt.digest(pieces) for pieces in fmt.chunks(views, header.chunk)]
+    bounds = fmt.buffer_bounds(layout, [len(b) for b in buffers])
+    digests = [fmt.digest(pieces) for pieces in fmt.chunks(views, header.chunk, bounds)]
     if tag is None:
         assert secret is not None
         tag = fmt.sign(secret, layout.end, digests)

@@ -2,9 +2,10 @@
 
 Each job names a notebook folder, a store and the notebook's cells. Cells
 run in order over a fresh namespace, as in a kernel: plain cells are
-executed between `before_change` and `after_change` of the names they touch
-(what the kernel extension does around each cell, with digests trusted as
-the kernel trusts them), `%%step` cells define their step and schedule it. After the last cell the session waits for every step and
+executed between `before_change` and `after_change` of the names they
+touch (what the kernel extension does around each cell, with digests
+trusted as the kernel trusts them), `%%step` cells define their step and
+schedule it. After the last cell the session waits for every step and
 reports, for each job: the repr of every value the notebook bound, each
 step's state and key, and which checkpoints existed before it started.
 

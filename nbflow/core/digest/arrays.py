@@ -17,9 +17,10 @@ from typing import Any
 import blake3
 
 from .feed import Feeder
+from .pieces import piece_digests
 
 MODULES = frozenset({"numpy", "pandas"})
-_THREADED = 1 << 20  # buffers at least this big are hashed on several threads
+_THREADED = 1 << 20  # buffers at least this big are hashed as pieces, on several threads
 
 
 def feed(feeder: Feeder, hasher: Any, value: Any) -> bool:
@@ -69,8 +70,9 @@ def _buffer(feeder: Feeder, hasher: Any, value: Any) -> None:
 
     flat: Any = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
     if flat.nbytes >= _THREADED:
-        data = blake3.blake3(flat, max_threads=blake3.blake3.AUTO).digest()
-        feeder.put(hasher, b"data-digest", data)
+        # Offered to the checkpoint writer only when `flat` is the array's own memory (not a copy).
+        pieces = piece_digests(flat, flat.ctypes.data if value.flags.c_contiguous else None)
+        feeder.put(hasher, b"data-pieces", blake3.blake3(b"".join(pieces)).digest())
     else:
         feeder.put(hasher, b"data", flat.tobytes())
 
