@@ -70,13 +70,19 @@ def run_attempt(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int,
 def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: Outputs, scope: dict[str, Any],
             table: DigestTable, claim: Callable[[], bool], force: bool, previous: Previous | None,
             duration: float, notes: list[str]) -> AttemptResult:
-    """After a successful run: hash outputs, find inputs changed in place, save the checkpoint."""
-    digests = _output_digests(outputs.values, scope, host.namespace)
+    """After a successful run: find inputs changed in place, save the checkpoint, hash the outputs.
+
+    The outputs are hashed by the store once it has written (and so hashed)
+    their buffers, when there is a checkpoint to write; else here.
+    """
     mutated = _mutated(key, outputs, scope, host.namespace) if host.runs_here(spec) else {}
     values = dict(outputs.values)
-    for name, changed in mutated.items():
+    for name in mutated:
         values[name] = scope[name]
-        digests[name] = changed
+
+    def all_digests() -> dict[str, Digest | None]:
+        return {**_output_digests(outputs.values, scope, host.namespace), **mutated}
+
     if mutated:
         names = ", ".join(repr(n) for n in sorted(mutated))
         notes.append(f"changed input {names} in place; the changed value is saved with the checkpoint")
@@ -87,12 +93,13 @@ def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: O
     if key.value is None:
         notes.append(f"not cached: {key.reason}")
     elif claim():
-        snapshot = Snapshot(result, digests, key.parts, tuple(sorted(mutated)), duration)
+        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration)
         saved = cache.save(spec, key.value, snapshot, host.namespace)
         if saved.not_restorable:
             notes.append(f"will not restore: {saved.not_restorable}")
     else:  # abandoned meanwhile: what it changed in place is not what the table says
         table.forget(mutated)
+    digests = saved.digests if saved is not None and saved.digests is not None else all_digests()
     return AttemptResult(result, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes),
                          digests=digests, inputs=inputs, parts=key.parts,
                          why=_why_ran(spec, key, previous, force))

@@ -13,7 +13,7 @@ be computed from it), plus the parts of the key it was saved under (so
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,10 +26,15 @@ from .spec import StepSpec
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a successful attempt saves: values, deletions, digests and the key's parts."""
+    """What a successful attempt saves: values, deletions, digests and the key's parts.
+
+    `digests` may be a function, which the store calls once it has hashed the
+    buffers it writes (their piece digests are then reused: see
+    `nbflow.core.digest.pieces`).
+    """
 
     outputs: Outputs
-    digests: Mapping[str, Digest | None]
+    digests: Mapping[str, Digest | None] | Callable[[], Mapping[str, Digest | None]]
     parts: tuple[Part, ...]
     mutated: tuple[str, ...] = ()
     duration: float = 0.0
@@ -68,6 +73,7 @@ class Saved:
     size: int = 0
     seconds: float = 0.0
     not_restorable: str | None = None
+    digests: Mapping[str, Digest | None] | None = None  # what `Snapshot.digests` gave, if the store called it
 
 
 @dataclass(frozen=True)

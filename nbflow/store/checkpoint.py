@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,14 +184,17 @@ class CheckpointStore:
     # -- writing --------------------------------------------------------
 
     def write(self, step: str, key: str, outputs: Mapping[str, Any], *, deleted: Iterable[str] = (),
-              mutated: Iterable[str] = (), digests: Mapping[str, Any] | None = None,
+              mutated: Iterable[str] = (),
+              digests: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
               parts: Iterable[tuple[str, str, str, str]] = (), duration: float | None = None,
               live: Mapping[str, Any] | None = None) -> WriteResult:
         """Save `outputs` ({name: value}) as the checkpoint of `step` with cache `key`.
 
-        The keyword arguments are recorded in the header for the restore: names
-        the step deleted and changed in place, each value's digest, the key's
-        parts and the run's duration.
+        The keyword arguments are recorded for the restore: names the step
+        deleted and changed in place, the key's parts and the run's duration
+        in the header, each value's digest in the footer. `digests` may be a
+        function: it is called once the buffers are written and hashed, so
+        content hashes of the outputs reuse the writer's piece digests.
 
         Replaces any checkpoint with the same step and key atomically. Values
         that cannot be pickled are left out and named in the result, which is
@@ -216,12 +219,15 @@ class CheckpointStore:
                 unpicklable=pickled.unpicklable,
                 deleted=tuple(deleted),
                 mutated=tuple(mutated),
-                digests=dict(digests or {}),
                 parts=tuple(tuple(p) for p in parts),  # type: ignore[misc]
                 duration=duration,
             )
             self._fs.makedirs(self._fs.join(_encode(step, "step")))
-            size = write_file(self._fs, final, header, pickled.stream, pickled.buffers, secret)
+
+            def footer() -> bytes:
+                return fmt.encode_footer(digests() if callable(digests) else digests or {})
+
+            size = write_file(self._fs, final, header, pickled.stream, pickled.buffers, secret, footer)
         except OSError as exc:
             raise CheckpointWriteError(
                 step, key, str(exc), errno=exc.errno, path=self._fs.display(final)

@@ -5,6 +5,7 @@
     ...        zero padding to a multiple of 64
                pickle       the cloudpickle protocol-5 stream of {name: value}
                buffers      each out-of-band buffer, each starting at a multiple of 64
+               footer       u64 length, UTF-8 JSON: each saved value's content digest
     end        trailer      32-byte signature tag, 32-byte checksum, b"NBCKEND\\0"
 
 Integrity is computed over fixed-size chunks of the bytes [0, end) - header,
@@ -22,8 +23,11 @@ several threads while the file is being written or read (BLAKE3 releases the
 GIL); at several GB/s per core, hashing stays well ahead of the disk.
 
 The header also carries what a restore needs besides the values: the names
-the step deleted, the inputs it changed in place, each saved value's content
-digest, the parts of the cache key and how long the run took. Files of
+the step deleted, the inputs it changed in place, the parts of the cache key
+and how long the run took. The values' content digests go in the footer,
+written after the buffers: a big array's digest is made of the same 4 MiB
+piece digests the signature uses, so the writer hashes the buffers while
+writing them and the digests follow from that, with no second pass. Files of
 format version 1 (before content-addressed keys) are refused as written by
 an older nbflow, and the step is recomputed.
 """
@@ -79,7 +83,8 @@ class Header:
     format: int = FORMAT_VERSION
     deleted: tuple[str, ...] = ()
     mutated: tuple[str, ...] = ()
-    # name -> [content digest hex, namespace names it reached, volatile]; None when not hashable
+    # name -> [content digest hex, namespace names it reached, volatile]; None when not hashable.
+    # Written in the footer (see the module docstring), filled in when the file is read.
     digests: Mapping[str, Any] = field(default_factory=dict)
     parts: tuple[tuple[str, str, str, str], ...] = ()  # the cache key's parts (kind, name, digest, detail)
     duration: float | None = None  # seconds the run that produced it took
@@ -99,7 +104,6 @@ class Header:
             "unpicklable": dict(self.unpicklable),
             "deleted": list(self.deleted),
             "mutated": list(self.mutated),
-            "digests": dict(self.digests),
             "parts": [list(p) for p in self.parts],
             "duration": self.duration,
         }
@@ -127,7 +131,6 @@ class Header:
                 format=_size(doc["format"]),
                 deleted=tuple(_typed(n, str) for n in _typed(doc.get("deleted", []), list)),
                 mutated=tuple(_typed(n, str) for n in _typed(doc.get("mutated", []), list)),
-                digests={_typed(k, str): _digest_entry(v) for k, v in _typed(doc.get("digests", {}), dict).items()},
                 parts=tuple(_part(p) for p in _typed(doc.get("parts", []), list)),
                 duration=None if doc.get("duration") is None else float(_typed(doc["duration"], (int, float))),
             )
@@ -138,6 +141,24 @@ class Header:
         if any(size < MIN_BUFFER for size in header.buffer_sizes):
             raise FormatError("damaged header (buffer size)")
         return header
+
+
+FOOTER_LENGTH = struct.Struct("<Q")
+
+
+def encode_footer(digests: Mapping[str, Any]) -> bytes:
+    """u64 length, then UTF-8 JSON: the length lets a reader check the file's size before reading on."""
+    text = json.dumps({"digests": dict(digests)}, ensure_ascii=False, separators=(",", ":")).encode()
+    return FOOTER_LENGTH.pack(len(text)) + text
+
+
+def decode_footer(data: bytes) -> dict[str, Any]:
+    """The digests of a verified footer; anything odd is a `FormatError`."""
+    try:
+        doc = json.loads(data[FOOTER_LENGTH.size:].decode())
+        return {_typed(k, str): _digest_entry(v) for k, v in _typed(doc["digests"], dict).items()}
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise FormatError("damaged footer") from exc
 
 
 def _digest_entry(value: Any) -> Any:
@@ -179,10 +200,11 @@ class Layout:
     header_size: int
     pickle_at: int
     buffers_at: tuple[int, ...]
+    footer_at: int
     end: int
 
     @classmethod
-    def of(cls, header_size: int, pickle_size: int, buffer_sizes: Sequence[int]) -> Layout:
+    def of(cls, header_size: int, pickle_size: int, buffer_sizes: Sequence[int], footer_size: int = 0) -> Layout:
         pickle_at = align(FIXED.size + header_size)
         offset = pickle_at + pickle_size
         starts = []
@@ -190,7 +212,10 @@ class Layout:
             offset = align(offset)
             starts.append(offset)
             offset += size
-        return cls(header_size, pickle_at, tuple(starts), offset)
+        return cls(header_size, pickle_at, tuple(starts), offset, offset + footer_size)
+
+    def with_footer(self, footer_size: int) -> Layout:
+        return Layout(self.header_size, self.pickle_at, self.buffers_at, self.footer_at, self.footer_at + footer_size)
 
     @property
     def total(self) -> int:
@@ -206,9 +231,10 @@ def regions(
     *,
     writable_pads: bool = False,
 ) -> list[memoryview]:
-    """The bytes [0, end) as consecutive views: prefix, pads, pickle, buffers.
+    """The bytes [0, footer) as consecutive views: prefix, pads, pickle, buffers.
 
     Pads are zeros to write, or (`writable_pads`) scratch space to read into.
+    The footer follows them (a chunk of its own), then the trailer.
     """
     out = [prefix]
     offset = len(prefix)
@@ -250,8 +276,9 @@ def chunks(views: Sequence[memoryview], chunk: int, starts: Sequence[int] = ()) 
 
 
 def buffer_bounds(layout: Layout, sizes: Sequence[int]) -> list[int]:
-    """Where each out-of-band buffer starts and ends: chunks never straddle these."""
-    return [bound for start, size in zip(layout.buffers_at, sizes, strict=True) for bound in (start, start + size)]
+    """Where each out-of-band buffer starts and ends, and the footer starts: chunks never straddle these."""
+    bounds = [bound for start, size in zip(layout.buffers_at, sizes, strict=True) for bound in (start, start + size)]
+    return [*bounds, layout.footer_at]
 
 
 def digest(pieces: Sequence[memoryview]) -> bytes:
@@ -355,6 +382,11 @@ class Digester:
     def __init__(self, parallel: bool) -> None:
         self._pool = _hash_pool() if parallel else None
         self._results: list[Future[bytes] | bytes] = []
+
+    def digests_of(self, indexes: Sequence[int]) -> list[bytes]:
+        """The digests of these chunks (waiting for them to be hashed)."""
+        found = (self._results[i] for i in indexes)
+        return [r if isinstance(r, bytes) else r.result() for r in found]
 
     def add_digest(self, value: bytes) -> None:
         """A chunk whose digest is already known (see `nbflow.core.digest.pieces`)."""

@@ -62,17 +62,22 @@ class Store:
                         tuple(Part(*p) for p in header.parts), header.mutated, header.duration, header.created)
 
     def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Mapping[str, Any] | None = None) -> Saved:
-        digests = {name: None if d is None else [d.hex, sorted(d.reached), d.volatile]
-                   for name, d in snapshot.digests.items()}
+        computed: dict[str, Digest | None] = {}
+
+        def digests() -> dict[str, Any]:  # called by the writer once the buffers are hashed
+            found = snapshot.digests() if callable(snapshot.digests) else snapshot.digests
+            computed.update(found)
+            return {name: None if d is None else [d.hex, sorted(d.reached), d.volatile] for name, d in found.items()}
+
         try:
             written = self.checkpoints.write(
                 spec.name, key, snapshot.outputs.values, deleted=snapshot.outputs.deleted,
                 mutated=snapshot.mutated, digests=digests, duration=snapshot.duration, live=live,
                 parts=[(p.kind, p.name, p.digest, p.detail) for p in snapshot.parts])
         except CheckpointWriteError as error:
-            return Saved(None, not_restorable=str(error))
+            return Saved(None, not_restorable=str(error), digests=computed or None)
         self.manifest.record_checkpoint(spec.name, key, written.path, written.size, written.seconds)
-        return Saved(written.path, written.size, written.seconds, written.reason)
+        return Saved(written.path, written.size, written.seconds, written.reason, computed)
 
     def discard(self, spec: StepSpec, key: str) -> None:
         self.checkpoints.remove(spec.name, key)

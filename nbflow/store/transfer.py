@@ -15,11 +15,12 @@ become the unpickled objects' memory without another copy.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..core.digest.pieces import PIECE, known_pieces
+from ..core.digest.pieces import PIECE, known_pieces, offer_pieces
 from . import format as fmt
 from .fs import Backend, ReadHandle
 
@@ -34,9 +35,13 @@ def write_file(
     stream: memoryview,
     buffers: Sequence[memoryview],
     secret: bytes,
+    footer: Callable[[], bytes] | None = None,
 ) -> int:
     """Write one checkpoint atomically at `final`; return its size.
 
+    `footer` makes the footer's bytes once every buffer has been written and
+    hashed: the digests of a buffer's chunks are offered (`pieces`) to the
+    content hashes it computes, so they need not read the buffers again.
     Raises the `OSError` that stopped it, after removing the temporary file;
     whatever was at `final` before is untouched.
     """
@@ -44,20 +49,33 @@ def write_file(
     layout = fmt.Layout.of(len(encoded), header.pickle_size, header.buffer_sizes)
     views = fmt.regions(layout, memoryview(fmt.prefix(encoded)), stream, buffers)
     digester = fmt.Digester(parallel=layout.end > header.chunk)
-    known = _known_chunks(layout, buffers, header.chunk)
+    addresses = _addresses(buffers) if header.chunk == PIECE else [None] * len(buffers)
+    known = _known_chunks(layout, buffers, addresses)
+    spans: dict[int, list[int]] = {start: [] for start in layout.buffers_at}  # buffer start -> its chunk indexes
+    owner = _owners(layout, header.buffer_sizes)
     offset = 0
-    for pieces in fmt.chunks(views, header.chunk, fmt.buffer_bounds(layout, header.buffer_sizes)):
+    for index, pieces in enumerate(fmt.chunks(views, header.chunk, fmt.buffer_bounds(layout, header.buffer_sizes))):
         reused = known.get(offset)
         if reused is not None:
-            digester.add_digest(reused)  # the output's content hash already read these bytes
+            digester.add_digest(reused)  # an output's content hash already read these bytes
         else:
             digester.add(pieces)
+        buffer_start = owner(offset)
+        if buffer_start is not None:
+            spans[buffer_start].append(index)
         offset += sum(len(p) for p in pieces)
     try:
         temp = fs.create_temp(final)
         try:
             for view in views:
                 temp.write(view)
+            for start, view, address in zip(layout.buffers_at, buffers, addresses, strict=True):
+                if address is not None:
+                    offer_pieces(address, len(view), digester.digests_of(spans[start]))
+            tail = footer() if footer is not None else fmt.encode_footer({})
+            digester.add([memoryview(tail)])
+            temp.write(tail)
+            layout = layout.with_footer(len(tail))
             if not digester.done():
                 temp.sync_data()  # flush the payload while the last chunks are hashed
             temp.write(fmt.trailer(secret, layout.end, digester.digests()))
@@ -71,17 +89,36 @@ def write_file(
     return layout.total
 
 
-def _known_chunks(layout: fmt.Layout, buffers: Sequence[memoryview], chunk: int) -> dict[int, bytes]:
-    """File offset -> chunk digest, for buffer chunks whose digests the attempt made while hashing outputs."""
-    found: dict[int, bytes] = {}
-    if chunk != PIECE or not buffers or "numpy" not in sys.modules:
-        return found
+def _addresses(buffers: Sequence[memoryview]) -> list[int | None]:
+    """Where each buffer's memory is (the key under which content hashes offer their pieces)."""
+    if "numpy" not in sys.modules:
+        return [None] * len(buffers)
     import numpy
 
-    for start, view in zip(layout.buffers_at, buffers, strict=True):
-        pieces = known_pieces(numpy.frombuffer(view, dtype=numpy.uint8).ctypes.data, len(view))
-        if pieces is not None and len(pieces) == -(-len(view) // chunk):
-            found.update({start + i * chunk: digest for i, digest in enumerate(pieces)})
+    return [int(numpy.frombuffer(view, dtype=numpy.uint8).ctypes.data) for view in buffers]
+
+
+def _owners(layout: fmt.Layout, sizes: Sequence[int]) -> Callable[[int], int | None]:
+    """offset -> the start of the buffer it lies in (None outside every buffer)."""
+    spans = list(zip(layout.buffers_at, sizes, strict=True))
+
+    def owner(offset: int) -> int | None:
+        for start, size in spans:
+            if start <= offset < start + size:
+                return start
+        return None
+
+    return owner
+
+
+def _known_chunks(layout: fmt.Layout, buffers: Sequence[memoryview],
+                  addresses: Sequence[int | None]) -> dict[int, bytes]:
+    """File offset -> chunk digest, for buffer chunks whose digests the attempt made while hashing values."""
+    found: dict[int, bytes] = {}
+    for start, view, address in zip(layout.buffers_at, buffers, addresses, strict=True):
+        pieces = known_pieces(address, len(view)) if address is not None else None
+        if pieces is not None and len(pieces) == -(-len(view) // PIECE):
+            found.update({start + i * PIECE: digest for i, digest in enumerate(pieces)})
     return found
 
 
@@ -95,7 +132,7 @@ def read_header(handle: ReadHandle) -> fmt.Header:
 
 
 def read_file(handle: ReadHandle, secret: bytes) -> tuple[fmt.Header, bytearray, list[Any]]:
-    """Read and verify a whole checkpoint; return its header, pickle stream and buffers.
+    """Read and verify a whole checkpoint; return its header (with the footer's digests), stream and buffers.
 
     Raises `format.FormatError` naming the first check that fails; nothing
     has been unpickled at that point.
@@ -107,10 +144,9 @@ def read_file(handle: ReadHandle, secret: bytes) -> tuple[fmt.Header, bytearray,
     _read_exact(handle, memoryview(prefix)[fmt.FIXED.size :])
     header = fmt.Header.decode(bytes(prefix[fmt.FIXED.size :]))
     layout = fmt.Layout.of(header_size, header.pickle_size, header.buffer_sizes)
-    if layout.total != handle.size:
-        raise fmt.FormatError(
-            f"truncated or damaged (size {handle.size}, header says {layout.total})"
-        )
+    least = layout.footer_at + fmt.FOOTER_LENGTH.size + fmt.TRAILER.size
+    if handle.size < least:
+        raise fmt.FormatError(f"truncated or damaged (size {handle.size}, header says at least {least})")
     stream = bytearray(header.pickle_size)
     buffers = [_alloc(size) for size in header.buffer_sizes]
     views = fmt.regions(
@@ -130,6 +166,15 @@ def read_file(handle: ReadHandle, secret: bytes) -> tuple[fmt.Header, bytearray,
                 else:
                     _read_exact(handle, piece)
             digester.add(pieces)
+        length = bytearray(fmt.FOOTER_LENGTH.size)
+        _read_exact(handle, memoryview(length))
+        expected = least + fmt.FOOTER_LENGTH.unpack(length)[0]
+        if expected != handle.size:
+            raise fmt.FormatError(f"truncated or damaged (size {handle.size}, header and footer say {expected})")
+        footer = length + bytearray(expected - least)
+        _read_exact(handle, memoryview(footer)[fmt.FOOTER_LENGTH.size:])
+        layout = layout.with_footer(len(footer))
+        digester.add([memoryview(footer)])
         tail = bytearray(fmt.TRAILER.size)
         _read_exact(handle, memoryview(tail))
         digests = digester.digests()
@@ -137,7 +182,7 @@ def read_file(handle: ReadHandle, secret: bytes) -> tuple[fmt.Header, bytearray,
         digester.cancel()
         raise
     fmt.check_trailer(bytes(tail), secret, layout.end, digests)
-    return header, stream, buffers
+    return dataclasses.replace(header, digests=fmt.decode_footer(bytes(footer))), stream, buffers
 
 
 def _alloc(size: int) -> Any:

@@ -81,10 +81,13 @@ def build(
     )
     bounds = fmt.buffer_bounds(layout, [len(b) for b in buffers])
     digests = [fmt.digest(pieces) for pieces in fmt.chunks(views, header.chunk, bounds)]
+    footer = fmt.encode_footer({})
+    digests.append(fmt.digest([memoryview(footer)]))
+    layout = layout.with_footer(len(footer))
     if tag is None:
         assert secret is not None
         tag = fmt.sign(secret, layout.end, digests)
-    body = b"".join(bytes(v) for v in views)
+    body = b"".join(bytes(v) for v in views) + footer
     return body + fmt.TRAILER.pack(tag, fmt.checksum(layout.end, digests, tag), fmt.END_MAGIC)
 
 

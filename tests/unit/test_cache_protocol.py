@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,15 @@ class MemoryCache:
         if snap is None:
             return None
         outputs = Outputs(cloudpickle.loads(self.pickled[(spec.name, key)]), snap.outputs.deleted)
+        assert not callable(snap.digests)
         return Restored(outputs, f"mem://{spec.name}/{key}", 0.001, snap.digests, snap.parts, snap.mutated,
                         duration=1.0)
 
     def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Any = None) -> Saved:
-        self.saved[(spec.name, key)] = snapshot
+        digests = dict(snapshot.digests() if callable(snapshot.digests) else snapshot.digests)
+        self.saved[(spec.name, key)] = dataclasses.replace(snapshot, digests=digests)
         self.pickled[(spec.name, key)] = cloudpickle.dumps(dict(snapshot.outputs.values))
-        return Saved(f"mem://{spec.name}/{key}", 10, 0.0)
+        return Saved(f"mem://{spec.name}/{key}", 10, 0.0, digests=digests)
 
     def discard(self, spec: StepSpec, key: str) -> None:
         self.discarded.append((spec.name, key))

@@ -143,6 +143,42 @@ def test_string_columns_hash_equal_exactly_when_equal(a: list[str], b: list[str]
     assert (d(left) == d(right)) is (a == b)
 
 
+PLAIN_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3)
+    | st.binary(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=2), inner,
+                                                                                          max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(PLAIN_VALUES, min_size=64, max_size=70), st.lists(PLAIN_VALUES, min_size=64, max_size=70))
+def test_big_plain_containers_hash_equal_exactly_when_identical(a: list[Any], b: list[Any]) -> None:
+    """The one-pass pickle path for big plain data: equal digests exactly when values and types are the same."""
+    same = repr(a) == repr(b)  # repr tells 1 from 1.0 from True, -0.0 from 0.0, nan included
+    assert (d(a) == d(b)) is same
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ([0.0] * 64, [-0.0] * 64), ([1] * 64, [True] * 64), ([1] * 64, [1.0] * 64), (["1"] * 64, [b"1"] * 64),
+    (list(range(64)), tuple(range(64))), ({i: i for i in range(64)}, {i: i for i in reversed(range(64))}),
+    ([{1}] + [0] * 63, [frozenset({1})] + [0] * 63), ([1 << 70] * 64, [(1 << 70) + 1] * 64),
+    (_cycle(1) + [0] * 64, _cycle(2) + [0] * 64),
+])
+def test_big_plain_containers_tell_apart_what_small_ones_do(a: Any, b: Any) -> None:
+    """Types, signs, order and big ints count on the pickle path too (sets go the walk's way)."""
+    assert d(a) != d(b)
+
+
+def test_big_plain_containers_do_not_depend_on_sharing() -> None:
+    """The same string object 64 times, or 64 equal strings: equal values, equal digests."""
+    shared = "".join(["a label", "!"])
+    distinct = ["".join(["a label", "!"]) for _ in range(64)]
+    assert len({id(x) for x in distinct}) == 64
+    assert d([shared] * 64) == d(distinct)
+
+
 def test_deep_nesting_is_refused_not_crashed() -> None:
     """A structure nested past the recursion limit is Unhashable, not a RecursionError."""
     deep: list[Any] = []

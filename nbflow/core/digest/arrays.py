@@ -17,7 +17,7 @@ from typing import Any
 import blake3
 
 from .feed import Feeder
-from .pieces import piece_digests
+from .pieces import known_pieces, piece_digests
 
 MODULES = frozenset({"numpy", "pandas"})
 _THREADED = 1 << 20  # buffers at least this big are hashed as pieces, on several threads
@@ -70,8 +70,11 @@ def _buffer(feeder: Feeder, hasher: Any, value: Any) -> None:
 
     flat: Any = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
     if flat.nbytes >= _THREADED:
-        # Offered to the checkpoint writer only when `flat` is the array's own memory (not a copy).
-        pieces = piece_digests(flat, flat.ctypes.data if value.flags.c_contiguous else None)
+        # Shared with checkpoint writes only when `flat` is the array's own memory (not a copy).
+        address = flat.ctypes.data if value.flags.c_contiguous else None
+        pieces = known_pieces(address, flat.nbytes) if address is not None else None
+        if pieces is None:
+            pieces = piece_digests(flat, address)
         feeder.put(hasher, b"data-pieces", blake3.blake3(b"".join(pieces)).digest())
     else:
         feeder.put(hasher, b"data", flat.tobytes())

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NbflowError
-from .encoding import FAST, I64, LEN, Sink
+from .encoding import FAST, I64, LEN, PLAIN_MIN, Sink, plain_digest
 
 
 class Unhashable(NbflowError, TypeError):
@@ -72,6 +72,10 @@ class Feeder:
         self.where: list[Any] = []
 
     def run(self, value: Any) -> Digest:
+        if type(value) in (dict, list, tuple) and len(value) >= PLAIN_MIN:
+            plain = plain_digest(value)
+            if plain is not None:
+                return Digest(plain)
         hasher = Sink()
         try:
             self.feed(hasher, value)

@@ -62,9 +62,8 @@ def piece_digests(flat: Any, address: int | None) -> list[bytes]:
     view = memoryview(flat).cast("B")
     slices = [view[i:i + PIECE] for i in range(0, len(view), PIECE)]
     found = list(_workers().map(_one, slices)) if len(slices) > 1 else [_one(s) for s in slices]
-    known = getattr(_local, "known", None)
-    if known is not None and address is not None:
-        known[(address, len(view))] = found
+    if address is not None:
+        offer_pieces(address, len(view), found)
     return found
 
 
@@ -77,6 +76,13 @@ def recording() -> Iterator[None]:
         yield
     finally:
         _local.known = previous
+
+
+def offer_pieces(address: int, nbytes: int, pieces: list[bytes]) -> None:
+    """Offer the piece digests of the buffer at `address` (a checkpoint writer just hashed it)."""
+    known = getattr(_local, "known", None)
+    if known is not None:
+        known[(address, nbytes)] = pieces
 
 
 def known_pieces(address: int, nbytes: int) -> list[bytes] | None:
