@@ -36,15 +36,15 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import struct
-import threading
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import blake3
+
+from ..core.digest.pieces import hash_pool
 
 MAGIC = b"NBFLOWCK"
 END_MAGIC = b"NBCKEND\x00"
@@ -346,30 +346,7 @@ def parse_fixed(data: bytes, file_size: int) -> int:
     return int(header_size)
 
 
-# -- hashing on a shared pool, overlapping the caller's I/O ------------------
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _hash_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            workers = max(2, min(4, os.cpu_count() or 2))
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="nbflow-hash")
-        return _pool
-
-
-def _forget_pool() -> None:
-    # A forked child has the pool object but not its threads.
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+# -- hashing on the shared pool (the content hashes' own), overlapping the caller's I/O ---------
 
 
 class Digester:
@@ -380,7 +357,7 @@ class Digester:
     """
 
     def __init__(self, parallel: bool) -> None:
-        self._pool = _hash_pool() if parallel else None
+        self._pool = hash_pool() if parallel else None
         self._results: list[Future[bytes] | bytes] = []
 
     def digests_of(self, indexes: Sequence[int]) -> list[bytes]:

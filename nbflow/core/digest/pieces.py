@@ -31,11 +31,12 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _workers() -> ThreadPoolExecutor:
+def hash_pool() -> ThreadPoolExecutor:
+    """The threads nbflow hashes on: content digests here, checkpoint chunks in `nbflow.store.format`."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max(2, min(4, os.cpu_count() or 2)), thread_name_prefix="nbflow-digest")
+            _pool = ThreadPoolExecutor(max(2, min(4, os.cpu_count() or 2)), thread_name_prefix="nbflow-hash")
         return _pool
 
 
@@ -61,7 +62,7 @@ def piece_digests(flat: Any, address: int | None) -> list[bytes]:
     """
     view = memoryview(flat).cast("B")
     slices = [view[i:i + PIECE] for i in range(0, len(view), PIECE)]
-    found = list(_workers().map(_one, slices)) if len(slices) > 1 else [_one(s) for s in slices]
+    found = list(hash_pool().map(_one, slices)) if len(slices) > 1 else [_one(s) for s in slices]
     if address is not None:
         offer_pieces(address, len(view), found)
     return found
