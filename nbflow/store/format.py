@@ -275,6 +275,10 @@ def chunks(views: Sequence[memoryview], chunk: int, starts: Sequence[int] = ()) 
         yield pieces
 
 
+def _digest_all(group: Sequence[Sequence[memoryview]]) -> list[bytes]:
+    return [digest(pieces) for pieces in group]
+
+
 def buffer_bounds(layout: Layout, sizes: Sequence[int]) -> list[int]:
     """Where each out-of-band buffer starts and ends, and the footer starts: chunks never straddle these."""
     bounds = [bound for start, size in zip(layout.buffers_at, sizes, strict=True) for bound in (start, start + size)]
@@ -358,12 +362,37 @@ class Digester:
 
     def __init__(self, parallel: bool) -> None:
         self._pool = hash_pool() if parallel else None
-        self._results: list[Future[bytes] | bytes] = []
+        # Per chunk: its digest, a future of it, or (a future of a batch's digests, position in it).
+        self._results: list[bytes | Future[bytes] | tuple[Future[list[bytes]], int]] = []
+
+    @staticmethod
+    def _value(result: bytes | Future[bytes] | tuple[Future[list[bytes]], int]) -> bytes:
+        if isinstance(result, bytes):
+            return result
+        if isinstance(result, tuple):
+            return result[0].result()[result[1]]
+        return result.result()
 
     def digests_of(self, indexes: Sequence[int]) -> list[bytes]:
         """The digests of these chunks (waiting for them to be hashed)."""
-        found = (self._results[i] for i in indexes)
-        return [r if isinstance(r, bytes) else r.result() for r in found]
+        return [self._value(self._results[i]) for i in indexes]
+
+    def add_batch(self, chunks: Sequence[Sequence[memoryview]]) -> None:
+        """Several chunks, hashed by a few pool tasks rather than one each.
+
+        Fewer tasks mean fewer trips through the GIL, which matters when other
+        threads hold it (unpickling another checkpoint, say).
+        """
+        if self._pool is None or len(chunks) < 2:
+            for pieces in chunks:
+                self.add(pieces)
+            return
+        lanes = min(len(chunks), self._pool._max_workers)
+        size = -(-len(chunks) // lanes)
+        for start in range(0, len(chunks), size):  # contiguous groups, so entries stay in chunk order
+            group = [list(pieces) for pieces in chunks[start:start + size]]
+            future = self._pool.submit(_digest_all, group)
+            self._results.extend((future, position) for position in range(len(group)))
 
     def add_digest(self, value: bytes) -> None:
         """A chunk whose digest is already known (see `nbflow.core.digest.pieces`)."""
@@ -377,10 +406,10 @@ class Digester:
 
     def done(self) -> bool:
         """Every chunk is hashed already (always true when hashing inline)."""
-        return all(isinstance(r, bytes) or r.done() for r in self._results)
+        return all(isinstance(r, bytes) or (r[0] if isinstance(r, tuple) else r).done() for r in self._results)
 
     def digests(self) -> list[bytes]:
-        return [r if isinstance(r, bytes) else r.result() for r in self._results]
+        return [self._value(r) for r in self._results]
 
     def cancel(self) -> None:
         """Drop pending work after a failure, and wait for chunks already being hashed.
@@ -388,7 +417,8 @@ class Digester:
         Waiting matters: a running chunk holds views of the caller's buffers,
         and a bytearray with live views cannot be resized.
         """
-        futures = [r for r in self._results if isinstance(r, Future)]
+        futures = list({id(f): f for f in (r[0] if isinstance(r, tuple) else r for r in self._results)
+                        if isinstance(f, Future)}.values())
         for f in futures:
             f.cancel()
         for f in futures:

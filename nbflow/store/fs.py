@@ -206,10 +206,8 @@ class _LocalRead:
     def __init__(self, path: str) -> None:
         self.file = io.FileIO(path, "r")
         try:
+            # No POSIX_FADV_SEQUENTIAL: with 32 MiB reads it measured slower here, not faster.
             self.size = os.fstat(self.file.fileno()).st_size
-            if hasattr(os, "posix_fadvise"):
-                # A bigger readahead keeps the disk busy between our chunk reads.
-                os.posix_fadvise(self.file.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
         except BaseException:
             self.file.close()
             raise
