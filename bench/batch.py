@@ -49,7 +49,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nbflow.executors.thread import default_workers
+from nbflow.core.threads import default_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"

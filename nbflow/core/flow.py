@@ -56,7 +56,7 @@ class Flow:
         cache: Cache | None = None,
         trust_digests: bool = False,
     ) -> None:
-        from ..executors.thread import ThreadExecutor
+        from .threads import ThreadExecutor
 
         self.namespace: MutableMapping[str, Any] = {} if namespace is None else namespace
         self._loop = LoopThread()

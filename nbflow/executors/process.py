@@ -23,7 +23,7 @@ from typing import Any
 import cloudpickle
 
 from ..core.errors import NbflowError
-from .thread import ThreadExecutor
+from ..core.threads import ThreadExecutor
 
 
 class RemoteStepError(NbflowError, RuntimeError):

@@ -1,4 +1,4 @@
-"""Steps in threads of the kernel process, sharing its namespace.
+"""The default executor: steps in threads of this process (the kernel's), sharing its namespace.
 
 A cached pool rather than `ThreadPoolExecutor`: the scheduler limits how many
 attempts run, so an abandoned attempt (timed out, cancelled) whose thread
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..core.executor import Done
+from .executor import Done
 
 logger = logging.getLogger("nbflow")
 _Job = tuple[Callable[[], Any], Done]
