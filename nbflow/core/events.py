@@ -202,10 +202,6 @@ class EventBus:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
 
-    def set_notify(self, notify: Callable[[], None] | None) -> None:
-        """Called (once per batch) when the outbox goes from empty to non-empty."""
-        self._notify = notify
-
     def publish(self, event: Event) -> None:
         """Queue an event. Callers hold the scheduler lock, so order is total."""
         self._outbox.append(event)

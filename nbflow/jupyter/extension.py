@@ -64,12 +64,3 @@ def unload(shell: Any) -> None:
     magics["line"].pop("flow", None)
     _SHELL = None
     print("nbflow unloaded", file=sys.stderr)
-
-
-def __getattr__(name: str) -> Any:
-    """`extension.KernelFlow` and friends still resolve (they live in kernel_flow)."""
-    if name in ("KernelFlow", "KernelHost", "notebook_dir", "notebook_path"):
-        from . import kernel_flow as module
-
-        return getattr(module, name)
-    raise AttributeError(name)

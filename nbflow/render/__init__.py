@@ -6,6 +6,6 @@ three draw the same picture.
 
 from .dot import flow_dot
 from .layout import GraphvizNotFound, render
-from .palette import STATE_COLORS, legend_order
+from .palette import STATE_COLORS
 
-__all__ = ["STATE_COLORS", "GraphvizNotFound", "flow_dot", "legend_order", "render"]
+__all__ = ["STATE_COLORS", "GraphvizNotFound", "flow_dot", "render"]

@@ -21,7 +21,3 @@ STATE_COLORS: dict[str, tuple[str, str]] = {
     State.STALE.value: ("#fef08a", "#713f12"),
 }
 
-
-def legend_order() -> list[str]:
-    """States in the order a legend lists them: the life of a step, then the outcomes."""
-    return list(STATE_COLORS)

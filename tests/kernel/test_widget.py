@@ -106,6 +106,10 @@ def test_graph_draws_in_a_kernel_without_dot_on_path(tmp_path: Path) -> None:
         data = _widget_output(kernel.execute("%flow show"))
         assert ">a<" in data["image/svg+xml"] and ">b<" in data["image/svg+xml"]
         model = kernel.widgets[data[WIDGET]["model_id"]]
+        for _ in range(100):  # the layout is sent from the widget's layout thread: read messages until it comes
+            if str(model.get("layout_svg", "")).startswith("<svg"):
+                break
+            kernel.drain(0.1)
         assert model["message"] == "" and model["layout_svg"].startswith("<svg")
     finally:
         kernel.close()
