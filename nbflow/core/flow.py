@@ -212,6 +212,10 @@ class Flow:
         """
         return self._freshness.refresh(touched, names or None)
 
+    def touched_by(self, code: str) -> set[str]:
+        """The names a plain cell's `code` may change (for `before_change`/`after_change`)."""
+        return self._freshness.touched_by(code)
+
     def before_change(self, touched: Iterable[str]) -> dict[str, bytes | None]:
         """Before changing names in the namespace outside any step: their digests (for `after_change`)."""
         return self._freshness.before_change(touched)

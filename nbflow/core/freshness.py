@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .analysis import analyze
 from .digest import Digest, Unhashable
 from .errors import StateError
 from .fingerprints import DigestTable
@@ -103,6 +104,18 @@ class Freshness:
                 if reason is not None:
                     found.append((name, inputs, reason))
         return self._scheduler.mark_stale(found)
+
+    def touched_by(self, code: str) -> set[str]:
+        """The names code run outside any step may change: what it reads, binds or deletes, and
+        the globals the functions among them reach. Code that does not parse touches nothing."""
+        try:
+            found = analyze(code)
+        except (SyntaxError, ValueError):
+            return set()
+        touched = set(found.inputs | found.outputs | found.deletes)
+        for name in list(touched):
+            touched |= self._scheduler.digests.reached(name)
+        return touched
 
     def before_change(self, touched: Iterable[str]) -> dict[str, bytes | None]:
         """Digests of the `touched` names some finished step reads: call before changing them."""

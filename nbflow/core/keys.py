@@ -42,6 +42,7 @@ from .analysis import analyze, parse
 from .digest import Digest, Unhashable, digest
 from .digest.code import local_module
 from .fingerprints import DigestTable
+from .namespace import inputs_of
 from .spec import StepSpec
 from .watch import WatchResult, watch_digests
 
@@ -100,27 +101,6 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple, dict, set, frozenset, str, bytes)):
         return f"{name} of {len(value)}"
     return name
-
-
-def inputs_of(spec: StepSpec, namespace: Mapping[str, Any]) -> tuple[str, ...]:
-    """The names a step reads from `namespace`: its analysis' inputs, and builtin names the namespace rebinds."""
-    if spec.func is not None:
-        from .namespace import parameters
-
-        return tuple(sorted(name for name, _ in parameters(spec.func) if name in namespace))
-    assert spec.code is not None
-    found = analyze(spec.code)
-    shadowed = (n for n in found.builtin_reads if n in namespace and _shadows_builtin(n, namespace[n]))
-    return tuple(sorted(found.inputs | set(shadowed)))
-
-
-def _shadows_builtin(name: str, value: Any) -> bool:
-    import builtins
-
-    return name not in _FRONT_END_NAMES and value is not getattr(builtins, name, None)
-
-
-_FRONT_END_NAMES = frozenset({"get_ipython", "display", "exit", "quit", "__IPYTHON__", "__builtins__"})
 
 
 def step_key(spec: StepSpec, scope: Mapping[str, Any], table: DigestTable | None = None,

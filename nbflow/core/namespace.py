@@ -140,8 +140,6 @@ class NamespaceHost:
 
     def inputs_of(self, spec: StepSpec) -> frozenset[str]:
         """Names the step reads from the namespace."""
-        from .keys import inputs_of
-
         return frozenset(inputs_of(spec, self.namespace))
 
     def commit(self, spec: StepSpec, outputs: Outputs) -> dict[str, Any]:
@@ -170,6 +168,26 @@ class NamespaceHost:
         return arguments
 
 
+def inputs_of(spec: StepSpec, namespace: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names a step reads from `namespace`: its analysis' inputs, and builtin names the namespace rebinds.
+
+    For a function step: the parameters it takes from the namespace.
+    """
+    if spec.func is not None:
+        return tuple(sorted(name for name, _ in parameters(spec.func) if name in namespace))
+    assert spec.code is not None
+    found = analyze(spec.code)
+    shadowed = (n for n in found.builtin_reads if n in namespace and _shadows_builtin(n, namespace[n]))
+    return tuple(sorted(found.inputs | set(shadowed)))
+
+
+def _shadows_builtin(name: str, value: Any) -> bool:
+    return name not in _FRONT_END_NAMES and value is not getattr(builtins, name, None)
+
+
+_FRONT_END_NAMES = frozenset({"get_ipython", "display", "exit", "quit", "__IPYTHON__", "__builtins__"})
+
+
 @functools.lru_cache(maxsize=4096)
 def parameters(func: Any) -> tuple[tuple[str, bool], ...]:
     """(name, required) of the parameters a function step takes from the namespace."""
@@ -184,13 +202,13 @@ _MISSING = object()
 
 
 # Where code run by exec() over a namespace says it comes from (`builtins` when the dict has no __name__).
-_NOTEBOOK_MODULES = ("__main__", None, "builtins")
+NOTEBOOK_MODULES = ("__main__", None, "builtins")
 
 
 def _rebind(value: Any, old: Mapping[str, Any] | None, new: MutableMapping[str, Any]) -> Any:
     """A function defined in `old` (the working copy, or a checkpoint's private globals) re-created over `new`."""
     if isinstance(value, types.FunctionType) and isinstance(new, dict) and value.__globals__ is not new and (
-            value.__globals__ is old or (old is None and value.__module__ in _NOTEBOOK_MODULES)):
+            value.__globals__ is old or (old is None and value.__module__ in NOTEBOOK_MODULES)):
         clone = types.FunctionType(
             value.__code__, new, value.__name__, value.__defaults__, value.__closure__
         )
@@ -201,7 +219,7 @@ def _rebind(value: Any, old: Mapping[str, Any] | None, new: MutableMapping[str, 
         clone.__doc__ = value.__doc__
         clone.__module__ = value.__module__
         return clone
-    if isinstance(value, type) and value.__module__ in _NOTEBOOK_MODULES:
+    if isinstance(value, type) and value.__module__ in NOTEBOOK_MODULES:
         for attr, member in list(vars(value).items()):
             inner = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
             rebound = _rebind(inner, old, new)

@@ -24,7 +24,6 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import events as ev
-from .analysis import analyze
 from .attempt import run_attempt
 from .cache import AttemptResult, Cache
 from .deps import Outcome, outcome, verdict
@@ -37,7 +36,7 @@ from .fingerprints import DigestTable
 from .graph import Graph
 from .keys import StepKey, step_key
 from .loop import LoopThread
-from .namespace import Outputs, format_error, parameters
+from .namespace import Outputs, format_error, inputs_of
 from .reads import outputs_of
 from .spec import StepSpec
 from .states import ACTIVE, HAS_OUTPUT, TERMINAL, UP_TO_DATE, State
@@ -507,19 +506,13 @@ class Scheduler:
         """The keys of `--after` steps whose outputs this one does not read (see `keys.step_key`)."""
         if self._cache is None or not spec.after:
             return {}
-        reads = self._reads(spec)
+        reads = set(inputs_of(spec, self._host.namespace))
         found: dict[str, str | None] = {}
         for dep in spec.after:
             if not reads & outputs_of(self._graph, dep):
                 other = self._steps[dep]
                 found[dep] = other.key if other.state in HAS_OUTPUT else f"<{other.state.value}>"
         return found
-
-    def _reads(self, spec: StepSpec) -> frozenset[str]:
-        if spec.func is not None:
-            return frozenset(name for name, _ in parameters(spec.func))
-        assert spec.code is not None
-        return analyze(spec.code).inputs
 
     def _claim(self, step: _Step, token: object) -> bool:
         """Called by an attempt before it writes its checkpoint: only the current attempt may."""

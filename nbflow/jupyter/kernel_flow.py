@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ..core import events as ev
-from ..core.analysis import analyze
 from ..core.durations import format_duration
 from ..core.flow import Flow
 from ..core.namespace import NamespaceHost, Outputs, format_error
@@ -136,14 +135,7 @@ class KernelFlow:
         code = self.shell.transform_cell(raw)
         if _MAGIC_CALL.match(code):
             return set()  # a %%step or %flow cell: the magic itself keeps the flow up to date
-        try:
-            found = analyze(code)
-        except (SyntaxError, ValueError):
-            return set()
-        touched = set(found.inputs | found.outputs | found.deletes)
-        for name in list(touched):
-            touched |= self.flow.digests.reached(name)
-        return touched
+        return self.flow.touched_by(code)
 
     def remember(self, spec: StepSpec, header: str, code: str) -> None:
         """Keep the cell's header and code in the store, so `%flow resume` can rebuild the step."""

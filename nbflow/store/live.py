@@ -24,8 +24,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..core.digest import Unhashable, digest
+from ..core.namespace import NOTEBOOK_MODULES
 
-_NOTEBOOK_MODULES = ("__main__", None, "builtins")
 _loading = threading.local()
 
 
@@ -38,7 +38,7 @@ def reference(obj: Any, namespace: Mapping[str, Any] | None) -> tuple[Any, ...] 
     if namespace is None or not isinstance(obj, (type, types.FunctionType)):
         return None
     name = getattr(obj, "__qualname__", "")
-    if getattr(obj, "__module__", None) not in _NOTEBOOK_MODULES or getattr(builtins, name, None) is obj:
+    if getattr(obj, "__module__", None) not in NOTEBOOK_MODULES or getattr(builtins, name, None) is obj:
         return None
     if namespace.get(name) is not obj:
         return None  # defined by the step itself, nested, or renamed: by value

@@ -22,7 +22,6 @@ from typing import Any
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    from nbflow.core.analysis import analyze
     from nbflow.core.flow import Flow
     from nbflow.store.store import Store
 
@@ -37,10 +36,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     try:
         for cell in job["cells"]:
             if cell["kind"] == "plain":  # what the kernel extension does around a plain cell
-                found = analyze(cell["code"])
-                touched = set(found.inputs | found.outputs | found.deletes)
-                for name in list(touched):
-                    touched |= flow.digests.reached(name)
+                touched = flow.touched_by(cell["code"])
                 before = flow.before_change(touched)
                 exec(compile(cell["code"], "<cell>", "exec"), namespace)
                 flow.after_change(before, touched)

@@ -63,7 +63,6 @@ def _distributions() -> dict[str, list[str]]:
     return dict(importlib.metadata.packages_distributions())
 
 
-@functools.lru_cache(maxsize=4096)
 def version_of(module_name: str) -> str | None:
     """The version that identifies an installed module's code, or None for local code."""
     top = module_name.partition(".")[0]
@@ -72,10 +71,17 @@ def version_of(module_name: str) -> str | None:
     if top in sys.builtin_module_names or top in sys.stdlib_module_names:
         return f"python {sys.version.split()[0]}"
     module = sys.modules.get(module_name) or sys.modules.get(top)
-    path = getattr(module, "__file__", None)
+    if module is None:  # not imported (yet): not remembered, so a later import is seen as it is
+        return None
+    return _located_version(module_name, getattr(module, "__file__", None))
+
+
+@functools.lru_cache(maxsize=4096)
+def _located_version(module_name: str, path: str | None) -> str | None:
+    top = module_name.partition(".")[0]
     if path is None:
         # Namespace packages and modules made at run time: named, never read from a file.
-        return "unlocated" if module is not None else None
+        return "unlocated"
     real = os.path.realpath(path)
     if not real.startswith(_ROOTS):
         return None
