@@ -16,6 +16,8 @@ import click
 from ._version import __version__
 from .core.durations import format_duration, parse_duration
 from .core.errors import NbflowError
+from .core.states import State
+from .core.status import StepStatus, format_table
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -111,34 +113,18 @@ def run(notebook: str, output: str | None, pairs: tuple[tuple[str, str], ...], f
     except PapermillExecutionError as error:
         failure = error
         nb = nbformat.read(str(target), as_version=4)
-    rows = nb.metadata.get("nbflow", {}).get("steps", [])
-    if rows:
-        click.echo(summary_table(rows))
+    statuses = [StepStatus.from_json(row) for row in nb.metadata.get("nbflow", {}).get("steps", [])]
+    if statuses:
+        click.echo(format_table(statuses))
     click.echo(f"wrote {target}")
     if failure is not None:
-        failed = [r for r in rows if r["state"] == "failed"]
+        failed = [s for s in statuses if s.state is State.FAILED]
         if failed:
-            for row in failed:
-                click.echo(f"nbflow: step {row['step']!r} failed: {row['error']}", err=True)
+            for status in failed:
+                click.echo(f"nbflow: step {status.name!r} failed: {status.error}", err=True)
         else:
             click.echo(f"nbflow: cell {failure.cell_index} failed: {failure.ename}: {failure.evalue}", err=True)
         sys.exit(EXIT_FAILED)
-
-
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    """step, state, duration, computed/restored, time saved; and the total saved."""
-    header = ("step", "state", "duration", "source", "saved", "error")
-    lines = [header] + [
-        (r["step"], r["state"], format_duration(r.get("duration")), r.get("source") or "",
-         format_duration(r["time_saved"]) if r.get("time_saved") else "", (r.get("error") or "")[:80])
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
-    saved = sum(r.get("time_saved") or 0.0 for r in rows)
-    restored = sum(1 for r in rows if r.get("source") == "restored")
-    text.append(f"{len(rows)} steps, {restored} restored; time saved by restoring: {format_duration(saved)}")
-    return "\n".join(text)
 
 
 @main.command()
@@ -182,8 +168,6 @@ def status(notebook: str, limit: int, store: str | None) -> None:
     """Print NOTEBOOK's recent runs and each step's latest state from the manifest."""
     import time
 
-    from .core.status import format_table
-
     st = _store(notebook, store)
     try:
         runs = st.manifest.runs(limit)
@@ -199,7 +183,7 @@ def status(notebook: str, limit: int, store: str | None) -> None:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(record.counts.items()) if n)
         click.echo(f"  #{record.id}  {when}  {format_duration(record.duration):>8}  {counts}")
     click.echo("")
-    click.echo(format_table([r.status() for r in latest]))
+    click.echo(format_table([r.status for r in latest]))
 
 
 @main.command()
@@ -217,7 +201,7 @@ def clean(notebook: str, older_than: str | None, store: str | None) -> None:
         _fail_usage(f"--older-than: {error}")
     st = _store(notebook, store)
     try:
-        current = [r.status() for r in st.manifest.latest()]
+        current = [r.status for r in st.manifest.latest()]
         removed, kept = clean_store(st, current, older_than=older)
     finally:
         st.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..core.status import StepStatus
+from ..core.status import StepStatus, StepStatusJSON
 
 PROGRESS_MIME = "application/vnd.nbflow.progress+json"
 STATUS_MIME = "application/vnd.nbflow.status+json"
@@ -27,19 +27,9 @@ def progress_report(statuses: dict[str, StepStatus]) -> dict[str, Any]:
     }
 
 
-def status_rows(statuses: dict[str, StepStatus]) -> list[dict[str, Any]]:
-    return [
-        {
-            "step": s.name,
-            "state": s.state.value,
-            "attempts": s.attempts,
-            "duration": s.duration,
-            "source": s.source,
-            "time_saved": s.time_saved,
-            "error": (s.error or s.reason or "").splitlines()[0] if (s.error or s.reason) else "",
-        }
-        for s in statuses.values()
-    ]
+def status_rows(statuses: dict[str, StepStatus]) -> list[StepStatusJSON]:
+    """The run's statuses for the notebook's metadata, in the one status schema (read back with `from_json`)."""
+    return [s.to_json() for s in statuses.values()]
 
 
 class StepProgress:

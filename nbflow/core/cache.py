@@ -52,6 +52,7 @@ class Restored:
     mutated: tuple[str, ...] = ()
     duration: float | None = None  # how long the run that produced it took
     computed_at: float | None = None  # wall clock of that run
+    size: int | None = None  # bytes read
 
     @property
     def time_saved(self) -> float | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .keys import Part
 from .states import State
 
 logger = logging.getLogger("nbflow")
@@ -116,7 +117,10 @@ class StepSucceeded(StepEvent):
     duration: float = 0.0
     outputs: tuple[str, ...] = ()
     key: str | None = None
+    parts: tuple[Part, ...] = ()  # what the key was made of
     checkpoint: str | None = None
+    size: int | None = None  # bytes of the checkpoint written
+    write_seconds: float | None = None
     not_restorable: str | None = None  # why the checkpoint cannot restore (unpicklable outputs, no key)
     why: str | None = None  # why it ran instead of being restored (what changed since the last checkpoint)
 
@@ -154,9 +158,12 @@ class StepRestored(StepEvent):
     state = State.RESTORED
     outputs: tuple[str, ...] = ()
     key: str | None = None
+    parts: tuple[Part, ...] = ()
     checkpoint: str = ""
+    size: int | None = None  # bytes of the checkpoint loaded
     load_seconds: float = 0.0
-    time_saved: float | None = None
+    original_seconds: float | None = None  # how long computing it took
+    time_saved: float | None = None  # original_seconds - load_seconds
     computed_at: float | None = None
     why: str | None = None
 

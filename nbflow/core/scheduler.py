@@ -63,7 +63,6 @@ class _Step:
 
     __slots__ = (
         "attempt",
-        "checkpoint",
         "committing",
         "ended",
         "error",
@@ -75,12 +74,12 @@ class _Step:
         "name",
         "not_restorable",
         "outputs",
+        "provenance",
         "reason",
         "spec",
         "start_at",
         "started",
         "state",
-        "time_saved",
         "token",
         "traceback",
         "unmet",
@@ -108,8 +107,7 @@ class _Step:
         self.unmet = 0  # --after steps not yet finished; the full rule runs when it reaches 0
         self.force = False  # execute even if a checkpoint matches (this run only)
         self.key: str | None = None
-        self.checkpoint: str | None = None
-        self.time_saved: float | None = None
+        self.provenance: dict[str, Any] = {}  # StepStatus fields: the checkpoint written or loaded
         self.not_restorable: str | None = None
         self.committing = False  # the body finished and its checkpoint is being written
         self.inputs: dict[str, Digest] = {}  # what it read, as it left it: for freshness checks
@@ -598,19 +596,28 @@ class Scheduler:
             self._publish(ev.StepWarning(self._run, step=step.name, message=note))
         restored = result.restored
         if restored is not None:
-            step.checkpoint, step.time_saved = restored.path, restored.time_saved
+            step.provenance = {
+                "checkpoint": restored.path, "size": restored.size, "load_seconds": restored.load_seconds,
+                "original_seconds": restored.duration, "computed_at": restored.computed_at,
+                "time_saved": restored.time_saved,
+            }
             self._finish(step, State.RESTORED, ev.StepRestored(
-                self._run, step=step.name, outputs=step.outputs, key=result.key, checkpoint=restored.path,
-                load_seconds=restored.load_seconds, time_saved=restored.time_saved,
+                self._run, step=step.name, outputs=step.outputs, key=result.key, parts=result.parts,
+                checkpoint=restored.path, size=restored.size, load_seconds=restored.load_seconds,
+                original_seconds=restored.duration, time_saved=restored.time_saved,
                 computed_at=restored.computed_at, why=result.why))
             return
         saved = result.saved
-        step.checkpoint = saved.path if saved is not None else None
+        written = saved is not None and saved.path is not None
+        step.provenance = {"checkpoint": saved.path, "size": saved.size,
+                           "write_seconds": saved.seconds} if saved is not None and written else {}
         step.not_restorable = saved.not_restorable if saved is not None else result.key_reason
         duration = time.monotonic() - (step.mono_started or time.monotonic())
         self._finish(step, State.SUCCEEDED, ev.StepSucceeded(
             self._run, step=step.name, attempts=step.attempt, duration=duration, outputs=step.outputs,
-            key=step.key, checkpoint=step.checkpoint, not_restorable=step.not_restorable, why=result.why))
+            key=step.key, parts=result.parts, checkpoint=step.provenance.get("checkpoint"),
+            size=step.provenance.get("size"), write_seconds=step.provenance.get("write_seconds"),
+            not_restorable=step.not_restorable, why=result.why))
 
     def _attempt_failed(self, step: _Step, error: BaseException, timed_out: bool) -> None:
         spec = step.spec
@@ -720,8 +727,7 @@ class Scheduler:
             error=step.error if step.state is State.FAILED or step.state in ACTIVE else None,
             traceback=step.traceback if step.state is State.FAILED or step.state in ACTIVE else None,
             reason=step.reason, outputs=step.outputs, attempt_log=tuple(step.log),
-            key=step.key, checkpoint=step.checkpoint, time_saved=step.time_saved,
-            not_restorable=step.not_restorable, why=step.why,
+            key=step.key, not_restorable=step.not_restorable, why=step.why, **step.provenance,
         )
 
     # -- event delivery (loop thread) --------------------------------------------

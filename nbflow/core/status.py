@@ -1,11 +1,67 @@
-"""A step's status as plain data, for `status()`, tables and the widget."""
+"""A step's status: the one shape every reader of step state uses.
+
+The scheduler builds it for `Flow.status()`; the manifest stores and reads it
+back; the widget, the batch run's notebook metadata and the CLI receive its
+JSON form (`to_json`, read back with `from_json`); `format_table` prints it.
+One schema means a field added here reaches every front end the same way,
+and a front end never has to guess what a positional row or an ad-hoc dict
+meant. `docs/guide/concepts.md` describes the states.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from .durations import format_duration
+from .errors import NbflowError
 from .states import State
+
+#: Version of the JSON form; readers refuse a newer one instead of guessing.
+SCHEMA = 1
+#: Longest `error` / `reason` line in the summary form.
+SUMMARY_CHARS = 300
+
+
+class AttemptJSON(TypedDict):
+    number: int
+    started: float
+    ended: float | None
+    error: str | None
+    timed_out: bool
+
+
+class _SummaryJSON(TypedDict):
+    name: str
+    state: str
+    attempts: int
+    started: float | None
+    ended: float | None
+    duration: float | None
+    source: str
+    error: str | None
+    reason: str | None
+    time_saved: float | None
+
+
+class StepStatusJSON(_SummaryJSON, total=False):
+    """`StepStatus.to_json()`: the summary keys always, the rest with ``detail=True``."""
+
+    schema: int
+    traceback: str | None
+    outputs: list[str]
+    attempt_log: list[AttemptJSON]
+    key: str | None
+    checkpoint: str | None
+    size: int | None
+    write_seconds: float | None
+    load_seconds: float | None
+    original_seconds: float | None
+    computed_at: float | None
+    not_restorable: str | None
+    why: str | None
 
 
 @dataclass(frozen=True)
@@ -18,10 +74,20 @@ class AttemptInfo:
     error: str | None = None
     timed_out: bool = False
 
+    def to_json(self) -> AttemptJSON:
+        return {"number": self.number, "started": self.started, "ended": self.ended, "error": self.error,
+                "timed_out": self.timed_out}
+
 
 @dataclass(frozen=True)
 class StepStatus:
-    """Where a step stands and how it got there."""
+    """Where a step stands and how it got there, with the provenance of its outputs.
+
+    `size`, `write_seconds`: the checkpoint written (computed) or loaded
+    (restored); `load_seconds`, `original_seconds` (how long computing took)
+    and `computed_at` describe a restore, and `time_saved` is original minus
+    load (negative when loading was slower).
+    """
 
     name: str
     state: State
@@ -36,7 +102,12 @@ class StepStatus:
     attempt_log: tuple[AttemptInfo, ...] = ()
     key: str | None = None
     checkpoint: str | None = None  # restored from, or written to
-    time_saved: float | None = None  # restored: original run time minus load time
+    size: int | None = None
+    write_seconds: float | None = None
+    load_seconds: float | None = None
+    original_seconds: float | None = None
+    computed_at: float | None = None
+    time_saved: float | None = None
     not_restorable: str | None = None
     why: str | None = None  # why it ran (what changed since its last checkpoint), or why it was restored
 
@@ -47,26 +118,108 @@ class StepStatus:
             return "restored"
         return "computed" if self.state is State.SUCCEEDED else ""
 
-    def row(self) -> tuple[str, ...]:
-        """(step, state, attempts, duration, source, error or reason) for text tables."""
-        detail = self.error or self.reason or self.not_restorable or ""
-        return (
-            self.name,
-            self.state.value,
-            str(self.attempts),
-            format_duration(self.duration),
-            self.source,
-            detail.splitlines()[0] if detail else "",
-        )
+    @property
+    def detail(self) -> str:
+        """The first line of the error, or of the skip/cancel/stale reason, or of why it cannot restore."""
+        text = self.error or self.reason or self.not_restorable or ""
+        return text.splitlines()[0] if text else ""
+
+    def describe_source(self) -> str:
+        """One line on where the outputs come from: `restored 12:03:04 from PATH (saved 1m58s)`."""
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.ended)) if self.ended else "at an unknown time"
+        if self.state is State.RESTORED:
+            text = f"restored {when}"
+            if self.checkpoint:
+                text += f" from {self.checkpoint}"
+            if self.time_saved is not None:
+                text += f" (saved {format_duration(max(self.time_saved, 0.0))})"
+            return text
+        text = f"computed {when}"
+        if self.duration is not None:
+            text += f" in {format_duration(self.duration)}"
+        if self.checkpoint:
+            text += f", checkpoint {self.checkpoint}"
+        return text
+
+    def to_json(self, *, detail: bool = True) -> StepStatusJSON:
+        """The JSON form.
+
+        `detail=False` keeps the summary keys, with `error` and `reason` cut to
+        their first line (at most `SUMMARY_CHARS`): what a table row, a graph
+        node or a badge needs, small enough to send for every step on every update.
+        """
+        data: StepStatusJSON = {
+            "name": self.name, "state": self.state.value, "attempts": self.attempts, "started": self.started,
+            "ended": self.ended, "duration": self.duration, "source": self.source,
+            "error": _line(self.error) if not detail else self.error,
+            "reason": _line(self.reason) if not detail else self.reason, "time_saved": self.time_saved,
+        }
+        if detail:
+            data.update({
+                "schema": SCHEMA, "traceback": self.traceback, "outputs": list(self.outputs),
+                "attempt_log": [a.to_json() for a in self.attempt_log], "key": self.key,
+                "checkpoint": self.checkpoint, "size": self.size, "write_seconds": self.write_seconds,
+                "load_seconds": self.load_seconds, "original_seconds": self.original_seconds,
+                "computed_at": self.computed_at, "not_restorable": self.not_restorable, "why": self.why,
+            })
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StepStatus:
+        """Read `to_json()` output back (either form); a malformed or newer one is a `StatusFormatError`."""
+        try:
+            if int(data.get("schema", SCHEMA)) > SCHEMA:
+                raise StatusFormatError(f"step status schema {data['schema']} is newer than this nbflow's {SCHEMA}")
+            log = tuple(AttemptInfo(int(a["number"]), float(a["started"]), a.get("ended"), a.get("error"),
+                                    bool(a.get("timed_out"))) for a in data.get("attempt_log") or ())
+            return cls(
+                name=str(data["name"]), state=State(data["state"]), attempts=int(data.get("attempts") or 0),
+                started=data.get("started"), ended=data.get("ended"), duration=data.get("duration"),
+                error=data.get("error"), traceback=data.get("traceback"), reason=data.get("reason"),
+                outputs=tuple(data.get("outputs") or ()), attempt_log=log, key=data.get("key"),
+                checkpoint=data.get("checkpoint"), size=data.get("size"), write_seconds=data.get("write_seconds"),
+                load_seconds=data.get("load_seconds"), original_seconds=data.get("original_seconds"),
+                computed_at=data.get("computed_at"), time_saved=data.get("time_saved"),
+                not_restorable=data.get("not_restorable"), why=data.get("why"),
+            )
+        except StatusFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise StatusFormatError(f"not a step status ({type(error).__name__}: {error})") from error
 
 
-def format_table(statuses: list[StepStatus]) -> str:
-    """A plain-text table of statuses, columns padded to fit, with the total time saved."""
-    header = ("step", "state", "attempts", "duration", "source", "error")
-    rows = [header, *(s.row() for s in statuses)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+def _line(text: str | None) -> str | None:
+    if not text:
+        return text
+    return text.splitlines()[0][:SUMMARY_CHARS] if text.strip() else ""
+
+
+class StatusFormatError(NbflowError, ValueError):
+    """A step status in JSON that this nbflow cannot read."""
+
+
+TABLE_COLUMNS = ("step", "state", "attempts", "duration", "source", "saved", "error")
+
+
+def format_table(statuses: Iterable[StepStatus]) -> str:
+    """The status table every front end prints: one row per step, then the totals.
+
+    `%flow status`, `nbflow status` and `nbflow run`'s summary all use it, so
+    the same run reads the same everywhere.
+    """
+    statuses = list(statuses)
+    rows = [TABLE_COLUMNS, *(_row(s) for s in statuses)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    saved = sum(s.time_saved or 0.0 for s in statuses)
-    if saved > 0:
-        lines.append(f"time saved by restoring: {format_duration(saved)}")
+    saved = sum(s.time_saved or 0.0 for s in statuses if s.state is State.RESTORED)
+    restored = sum(1 for s in statuses if s.state is State.RESTORED)
+    lines.append(f"{len(statuses)} steps, {restored} restored; time saved by restoring: {format_duration(saved)}")
     return "\n".join(lines)
+
+
+def _row(status: StepStatus) -> tuple[str, ...]:
+    saved = status.time_saved if status.state is State.RESTORED else None
+    return (
+        status.name, status.state.value, str(status.attempts), format_duration(status.duration), status.source,
+        format_duration(saved) if saved else "", status.detail[:120],
+    )

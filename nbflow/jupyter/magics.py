@@ -210,7 +210,7 @@ class FlowMagics(Magics):
 
     def _cmd_resume(self, args: argparse.Namespace) -> None:
         kf = self.kf
-        keys = {record.step: record.key for record in kf.store.manifest.latest() if record.key}
+        keys = {r.status.name: r.status.key for r in kf.store.manifest.latest() if r.status.key}
         restored, missing = [], []
         for record in kf.store.manifest.load_specs():
             spec = record.spec()

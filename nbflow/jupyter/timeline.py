@@ -5,9 +5,9 @@ from __future__ import annotations
 from html import escape
 
 from ..core.durations import format_duration
+from ..core.states import State
 from ..core.status import StepStatus
-
-COLOURS = {"succeeded": "#4caf50", "failed": "#e53935", "cancelled": "#9e9e9e", "running": "#2196f3"}
+from ..render.palette import STATE_COLORS
 
 
 def timeline_svg(statuses: list[StepStatus], width: int = 720) -> str:
@@ -33,7 +33,9 @@ def timeline_svg(statuses: list[StepStatus], width: int = 720) -> str:
         for attempt in status.attempt_log:
             x0 = label_w + (attempt.started - start) / span * plot_w
             x1 = label_w + ((attempt.ended or end) - start) / span * plot_w
-            colour = COLOURS["failed"] if attempt.error else COLOURS.get(status.state.value, "#2196f3")
+            # The graph's colours: a failed attempt in the failed colour, the last one in the step's state.
+            state = State.FAILED if attempt.error else status.state
+            colour = STATE_COLORS[state.value][0]
             title = f"{status.name} attempt {attempt.number}: {attempt.error or 'ok'}"
             parts.append(
                 f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1.5):.1f}" height="{row_h - 6}" '

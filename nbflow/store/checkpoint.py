@@ -30,7 +30,6 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
@@ -308,35 +307,6 @@ class CheckpointStore:
             dict(header.unpicklable),
             header,
         )
-
-    def load_many(
-        self,
-        wanted: Iterable[tuple[str, str]],
-        *,
-        partial: bool = False,
-        max_workers: int = 4,
-    ) -> dict[tuple[str, str], LoadResult | CheckpointMissing | CheckpointRefused]:
-        """Load several checkpoints at once (restoring a finished flow after a restart).
-
-        Files are read on several threads, so one checkpoint's unpickling
-        (CPU) overlaps another's disk reads. Each (step, key) maps to its
-        `LoadResult`, or to the `CheckpointMissing`/`CheckpointRefused` it
-        raised: one bad checkpoint does not stop the others.
-        """
-        items = list(dict.fromkeys(wanted))
-
-        def one(item: tuple[str, str]) -> LoadResult | CheckpointMissing | CheckpointRefused:
-            try:
-                return self.load(*item, partial=partial)
-            except (CheckpointMissing, CheckpointRefused) as exc:
-                return exc
-
-        if len(items) <= 1 or max_workers <= 1:
-            return {item: one(item) for item in items}
-        # Own short-lived threads: loads wait on the shared hashing pool.
-        workers = min(max_workers, len(items))
-        with ThreadPoolExecutor(workers, thread_name_prefix="nbflow-load") as pool:
-            return dict(zip(items, pool.map(one, items), strict=True))
 
     @staticmethod
     def _mismatch(header: fmt.Header, step: str, key: str) -> str | None:

@@ -54,12 +54,12 @@ class Store:
             return None
         except CheckpointRefused as error:
             return Refused(error.reason)
-        self.manifest.record_restore(spec.name, key, loaded.path, loaded.seconds, size=loaded.size)
         header = loaded.header
         assert header is not None
         outputs = Outputs(dict(loaded.outputs), header.deleted)
         return Restored(outputs, loaded.path, loaded.seconds, _digests(header.digests),
-                        tuple(Part(*p) for p in header.parts), header.mutated, header.duration, header.created)
+                        tuple(Part(*p) for p in header.parts), header.mutated, header.duration, header.created,
+                        loaded.size)
 
     def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Mapping[str, Any] | None = None) -> Saved:
         computed: dict[str, Digest | None] = {}
@@ -76,7 +76,6 @@ class Store:
                 parts=[(p.kind, p.name, p.digest, p.detail) for p in snapshot.parts])
         except CheckpointWriteError as error:
             return Saved(None, not_restorable=str(error), digests=computed or None)
-        self.manifest.record_checkpoint(spec.name, key, written.path, written.size, written.seconds)
         return Saved(written.path, written.size, written.seconds, written.reason, computed)
 
     def discard(self, spec: StepSpec, key: str) -> None:

@@ -1,8 +1,9 @@
-"""What the widget's browser side needs of each step, as small JSON-ready rows.
+"""What the widget's browser side needs of each step, and how often it gets it.
 
-Kept apart from ipywidgets so the batching and the row format are testable
-without a kernel: the widget sends only these rows (a few numbers per step)
-and the browser derives counts, progress, colours and the table from them.
+Kept apart from ipywidgets so the batching and the rows are testable without
+a kernel: the widget sends each step's summary status (`StepStatus.to_json`
+with ``detail=False``) and the browser derives counts, progress, colours and
+the table from them.
 """
 
 from __future__ import annotations
@@ -10,30 +11,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from ..core import events as ev
-from ..core.status import StepStatus
+from ..core.status import StepStatus, StepStatusJSON
 
-ERROR_CHARS = 300
 #: At most one update per this many seconds, whatever the event rate.
 INTERVAL = 0.1
 
 
-def step_row(status: StepStatus) -> list[Any]:
-    """[state, duration s or None, attempts, computed|restored|'', first error line]."""
-    detail = status.error or status.reason or ""
-    line = detail.splitlines()[0][:ERROR_CHARS] if detail else ""
-    duration = round(status.duration, 3) if status.duration is not None else None
-    return [status.state.value, duration, status.attempts, status.source, line]
-
-
-def step_rows(statuses: Mapping[str, StepStatus]) -> dict[str, list[Any]]:
-    return {name: step_row(status) for name, status in statuses.items()}
+def step_rows(statuses: Mapping[str, StepStatus]) -> dict[str, StepStatusJSON]:
+    """The summary form of each step's status (the one status schema), keyed by step."""
+    return {name: status.to_json(detail=False) for name, status in statuses.items()}
 
 
 def time_saved(statuses: Mapping[str, StepStatus]) -> float:
-    return round(sum(s.time_saved or 0.0 for s in statuses.values()), 3)
+    return round(sum(s.time_saved or 0.0 for s in statuses.values() if s.source == "restored"), 3)
 
 
 class Coalescer:

@@ -20,7 +20,7 @@ import traitlets
 
 from ..core.flow import Flow
 from ..core.graph import Graph
-from ..core.status import StepStatus
+from ..core.status import StepStatus, StepStatusJSON
 from ..render.dot import flow_dot
 from ..render.layout import render_svg
 from ..render.palette import STATE_COLORS
@@ -53,7 +53,7 @@ class FlowWidget(anywidget.AnyWidget):
         self._output_text = output_text
         self._lock = threading.RLock()
         self._graph: Graph | None = None
-        self._sent: dict[str, list[Any]] = {}
+        self._sent: dict[str, StepStatusJSON] = {}
         #: comm updates sent for state changes (tests and bench/widget.py count them)
         self.updates = 0
         self.layouts = 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,18 @@ class Kernel:
                 self._track_widgets(self.client.get_iopub_msg(timeout=seconds))
         except queue.Empty:
             pass
+
+    def wait_widget(self, model_id: str, ready: Callable[[dict[str, Any]], bool],
+                    timeout: float = 30) -> dict[str, Any]:
+        """Read iopub messages until the widget model's state satisfies `ready` (its state), or fail."""
+        deadline = time.monotonic() + timeout
+        while not ready(self.widgets.get(model_id, {})):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"widget {model_id}: not ready after {timeout}s: {self.widgets.get(model_id)}")
+            with contextlib.suppress(queue.Empty):
+                self._track_widgets(self.client.get_iopub_msg(timeout=left))
+        return self.widgets[model_id]
 
     def _track_widgets(self, msg: dict[str, Any]) -> None:
         kind = msg["msg_type"]

@@ -178,7 +178,7 @@ def test_kernel_shutdown_cancels_running_steps_and_records_it(tmp_path: Path) ->
         kernel.close()
     manifest = Manifest(tmp_path / ".nbflow" / "manifest.sqlite", "notebook")
     try:
-        states = {record.step: record.state.value for record in manifest.latest()}
+        states = {record.status.name: record.status.state.value for record in manifest.latest()}
     finally:
         manifest.close()
     assert states == {"forever": "cancelled"}

@@ -28,7 +28,7 @@ def test_flow_show_is_a_widget_with_static_fallback(kernel: Kernel) -> None:
         assert f">{name}<" in svg, name
     assert 'stroke-dasharray' in svg  # the undeclared clean -> sneaky edge
     assert "broken" in data["text/plain"] and "failed" in data["text/plain"]
-    model = kernel.widgets[data[WIDGET]["model_id"]]
+    model = kernel.wait_widget(data[WIDGET]["model_id"], lambda m: bool(m.get("layout_svg")))  # laid out off-thread
     assert model["layout_svg"].count('class="node') == 4
     # the model's final rows equal status() in the kernel
     kernel.drain(0.5)
@@ -37,7 +37,7 @@ def test_flow_show_is_a_widget_with_static_fallback(kernel: Kernel) -> None:
         "print(json.dumps({n: [s.state.value, s.attempts] for n, s in kernel_flow().flow.status().items()}))"
     )
     expected = json.loads(status.text)
-    assert {n: [row[0], row[2]] for n, row in model["steps"].items()} == expected
+    assert {n: [row["state"], row["attempts"]] for n, row in model["steps"].items()} == expected
     assert expected["broken"][0] == "failed" and expected["clean"][0] == "succeeded"
 
 
@@ -66,7 +66,7 @@ def test_new_step_relayouts_the_shown_graph(kernel: Kernel) -> None:
     model = kernel.widgets[model_id]
     nodes = re.findall(r'class="node[^"]*">\s*<title>(\w+)</title>', model["layout_svg"])
     assert sorted(nodes) == ["a", "b"]
-    assert model["steps"]["b"][0] == "succeeded"
+    assert model["steps"]["b"]["state"] == "succeeded"
 
 
 def test_thousand_steps_send_a_bounded_number_of_messages(kernel: Kernel) -> None:
@@ -90,7 +90,7 @@ def test_thousand_steps_send_a_bounded_number_of_messages(kernel: Kernel) -> Non
     assert kernel.comm_msgs[model_id] <= bound, (kernel.comm_msgs[model_id], bound)
     assert int(updates) <= bound and int(layouts) == 1
     rows = kernel.widgets[model_id]["steps"]
-    assert len(rows) == 1000 and all(row[0] == "succeeded" for row in rows.values())
+    assert len(rows) == 1000 and all(row["state"] == "succeeded" for row in rows.values())
 
 
 def test_graph_draws_in_a_kernel_without_dot_on_path(tmp_path: Path) -> None:

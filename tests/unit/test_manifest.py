@@ -20,6 +20,7 @@ from nbflow.core.flow import Flow
 from nbflow.core.states import State
 from nbflow.core.status import format_table
 from nbflow.store.manifest import DEFAULT_NAME, SCHEMA_VERSION, Manifest, ManifestError
+from nbflow.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,16 +54,18 @@ def query(path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
         conn.close()
 
 
-def feed_run(m: Manifest, run: int, steps: dict[str, float], *, restored: tuple[str, ...] = ()) -> None:
-    """Synthetic events of one run: each step succeeds in the given seconds, or is restored."""
+def feed_run(m: Manifest, run: int, steps: dict[str, float], *, restored: tuple[str, ...] = (),
+             keys: dict[str, str] | None = None) -> None:
+    """Synthetic events of one run: each step succeeds in the given seconds (with a key), or is restored."""
+    keys = keys or {}
     m(ev.FlowStarted(run))
     for step, seconds in steps.items():
         m(ev.StepWaiting(run, step=step))
         if step in restored:
-            m(ev.StepRestored(run, step=step, outputs=(step,)))
+            m(ev.StepRestored(run, step=step, outputs=(step,), key=keys.get(step)))
         else:
             m(ev.StepStarted(run, step=step))
-            m(ev.StepSucceeded(run, step=step, duration=seconds, outputs=(step,)))
+            m(ev.StepSucceeded(run, step=step, duration=seconds, outputs=(step,), key=keys.get(step)))
     m(ev.FlowFinished(run, counts={"succeeded": len(steps)}))
 
 
@@ -80,7 +83,7 @@ def test_schema_is_created_in_wal_mode_private_and_reopens_idempotently(db: Path
     again = Manifest(db.parent, "nb")  # a folder means <folder>/manifest.sqlite
     try:
         assert again.path == db
-        assert [r.step for r in again.latest()] == ["a"]
+        assert [r.status.name for r in again.latest()] == ["a"]
         assert again.session != m.session
     finally:
         again.close()
@@ -110,8 +113,8 @@ def test_states_and_attempts_of_a_real_flow(flow: Flow, manifest: Manifest, db: 
     flow.run()
     flow.wait(timeout=10, raise_on_failure=False)
 
-    steps = {r.step: r for r in manifest.latest()}
-    assert {n: (r.state, r.attempts) for n, r in steps.items()} == {
+    steps = {r.status.name: r.status for r in manifest.latest()}
+    assert {n: (s.state, s.attempts) for n, s in steps.items()} == {
         "load": (State.SUCCEEDED, 1),
         "flaky": (State.SUCCEEDED, 3),
         "bad": (State.FAILED, 1),
@@ -135,7 +138,7 @@ def test_states_and_attempts_of_a_real_flow(flow: Flow, manifest: Manifest, db: 
     assert dict(run.counts) == {"succeeded": 2, "failed": 1, "skipped": 1, "upstream-failed": 1}
     # Already on disk when wait() returned: another process sees it without a flush.
     assert query(db, "SELECT COUNT(*) FROM attempts") == [(5,)]
-    table = format_table([r.status() for r in manifest.latest()])
+    table = format_table([r.status for r in manifest.latest()])
     assert "flaky" in table and "RuntimeError: boom" in table
 
 
@@ -145,8 +148,8 @@ def test_a_timed_out_attempt_is_flagged(flow: Flow, manifest: Manifest) -> None:
     flow.run()
     flow.wait(timeout=10, raise_on_failure=False)
     (record,) = manifest.latest()
-    assert record.state is State.FAILED
-    (attempt,) = record.attempt_log
+    assert record.status.state is State.FAILED
+    (attempt,) = record.status.attempt_log
     assert attempt.timed_out and attempt.error is not None and "TimeoutError" in attempt.error
 
 
@@ -168,8 +171,8 @@ def test_a_thousand_step_flow_is_written_in_a_few_transactions(flow: Flow, manif
     assert 1 <= commits <= 20, commits
     records = manifest.latest()
     assert len(records) == 1000
-    assert {r.state for r in records} == {State.SUCCEEDED}
-    assert sum(len(r.attempt_log) for r in records) == 1000
+    assert {r.status.state for r in records} == {State.SUCCEEDED}
+    assert sum(len(r.status.attempt_log) for r in records) == 1000
 
 
 _WRITER = textwrap.dedent(
@@ -245,21 +248,22 @@ def test_sessions_keep_equal_run_numbers_apart(db: Path) -> None:
         feed_run(second, 1, {"a": 2.0})
         runs = first.runs()
         assert [(r.session, r.run) for r in runs] == [(second.session, 1), (first.session, 1)]
-        latest = {r.step: r for r in first.latest()}
-        assert latest["a"].session == second.session and latest["a"].duration == 2.0
+        latest = {r.status.name: r for r in first.latest()}
+        assert latest["a"].session == second.session and latest["a"].status.duration == 2.0
         assert latest["b"].session == first.session
         assert first.runs(limit=1) == runs[:1]
-        assert [r.step for r in first.run_steps(runs[1].id)] == ["a", "b"]
+        assert [r.status.name for r in first.run_steps(runs[1].id)] == ["a", "b"]
     finally:
         first.close()
         second.close()
 
 
-def test_provenance_and_time_saved_of_computed_and_restored_steps(db: Path) -> None:
-    """Computed: when, checkpoint, 0 saved. Restored in a new session: load time, original minus load."""
-    first = Manifest(db, "nb")
-    flow = Flow()
-    flow.subscribe(first)
+def test_provenance_and_time_saved_of_computed_and_restored_steps(tmp_path: Path, db: Path) -> None:
+    """Computed (a real Flow over a real Store): key, checkpoint, size and write time from the event.
+    Restored in a new session: the load, the original run time and the time saved, from the event."""
+    store = Store(tmp_path / "ckpt", flow_name="nb", local_root=db.parent)
+    flow = Flow(cache=store)
+    flow.subscribe(store.manifest)
     seen: list[ev.Event] = []
     flow.subscribe(seen.append)
     flow.add("slow", "import time\ntime.sleep(0.2)\nresult = 42")
@@ -267,28 +271,38 @@ def test_provenance_and_time_saved_of_computed_and_restored_steps(db: Path) -> N
     flow.wait(timeout=10)
     flow.close()
     (done,) = [e for e in seen if isinstance(e, ev.StepSucceeded)]
-    first.record_checkpoint("slow", "k1", "/store/slow/k1.ckpt", 1234, 0.01, run=done.run)
-    computed = first.provenance("slow")
-    first.close()
-    assert computed is not None
-    assert computed.source == "computed" and computed.time_saved == 0.0
-    assert computed.key == "k1" and computed.checkpoint == "/store/slow/k1.ckpt" and computed.size == 1234
-    assert computed.original_seconds == pytest.approx(done.duration)
-    assert computed.when is not None and computed.when >= done.time - 1
+    assert done.key and done.checkpoint and done.size and done.write_seconds is not None and done.parts
+    record = store.manifest.provenance("slow")
+    assert record is not None
+    computed = record.status
+    assert computed.source == "computed" and computed.time_saved is None
+    assert computed.key == done.key and computed.checkpoint == done.checkpoint and computed.size == done.size
+    assert computed.write_seconds == done.write_seconds
+    assert computed.duration == pytest.approx(done.duration)
+    assert computed.ended is not None and computed.ended >= done.time - 1
+    assert [p[0] for p in record.key_parts] == [p.kind for p in done.parts]
+    assert "computed" in computed.describe_source() and done.checkpoint in computed.describe_source()
+    store.close()
 
     second = Manifest(db, "nb")  # the kernel restarted
     try:
         feed_run(second, 1, {"slow": 0.0}, restored=("slow",))
-        second.record_restore("slow", "k1", "/store/slow/k1.ckpt", 0.05, original_seconds=3.0)
-        restored = second.provenance("slow")
-        assert restored is not None
-        assert restored.source == "restored"
-        assert restored.checkpoint == "/store/slow/k1.ckpt" and restored.key == "k1"
-        assert restored.size == 1234  # from the run that computed it
-        assert restored.computed_at == pytest.approx(computed.when)
+        second(ev.FlowStarted(2))
+        second(ev.StepWaiting(2, step="slow"))
+        second(ev.StepRestored(2, step="slow", outputs=("result",), key=done.key, checkpoint=done.checkpoint,
+                               size=done.size, load_seconds=0.05, original_seconds=3.0, time_saved=2.95,
+                               computed_at=computed.ended))
+        second(ev.FlowFinished(2))
+        found = second.provenance("slow")
+        assert found is not None
+        restored = found.status
+        assert restored.source == "restored" and found.run == 2
+        assert restored.checkpoint == done.checkpoint and restored.key == done.key
+        assert restored.size == done.size
+        assert restored.computed_at == pytest.approx(computed.ended)
         assert restored.load_seconds == 0.05 and restored.original_seconds == 3.0
         assert restored.time_saved == pytest.approx(2.95)
-        assert "restored" in restored.describe() and "(saved 3.0s)" in restored.describe()
+        assert "restored" in restored.describe_source() and "(saved 3.0s)" in restored.describe_source()
         assert second.total_time_saved() == pytest.approx(2.95)
     finally:
         second.close()
@@ -296,19 +310,20 @@ def test_provenance_and_time_saved_of_computed_and_restored_steps(db: Path) -> N
         assert other.provenance("slow") is None  # another flow's step
 
 
-def test_time_saved_falls_back_to_the_computed_duration(db: Path) -> None:
-    """Without original_seconds, time saved is the duration of the run that computed that key minus the load."""
+def test_time_saved_is_the_original_run_time_minus_the_load(db: Path) -> None:
+    """Without time_saved in the event, it is original minus load: negative when loading was slower."""
     m = Manifest(db, "nb")
     try:
         feed_run(m, 1, {"a": 4.0, "b": 1.0})
-        m.record_checkpoint("a", "ka", "/s/a/ka", 10, 0.1, run=1)
-        m.record_checkpoint("b", "kb", "/s/b/kb", 10, 0.1, run=1)
-        feed_run(m, 2, {"a": 0.0, "b": 0.0}, restored=("a", "b"))
-        m.record_restore("a", "ka", "/s/a/ka", 0.5, run=2)
-        m.record_restore("b", "kb", "/s/b/kb", 1.5, run=2)  # slower than running it: a negative saving
+        m(ev.FlowStarted(2))
+        for step, load, original in (("a", 0.5, 4.0), ("b", 1.5, 1.0)):
+            m(ev.StepWaiting(2, step=step))
+            m(ev.StepRestored(2, step=step, key=f"k{step}", load_seconds=load, original_seconds=original))
+        m(ev.FlowFinished(2))
         prov = m.provenance("a")
-        assert prov is not None and prov.original_seconds == 4.0 and prov.time_saved == pytest.approx(3.5)
-        by_step = {r.step: r for r in m.latest()}
+        assert prov is not None and prov.status.original_seconds == 4.0
+        assert prov.status.time_saved == pytest.approx(3.5)
+        by_step = {r.status.name: r.status for r in m.latest()}
         assert by_step["a"].time_saved == pytest.approx(3.5)
         assert by_step["b"].time_saved == pytest.approx(-0.5)
         assert m.total_time_saved(2) == pytest.approx(3.0)
@@ -318,7 +333,6 @@ def test_time_saved_falls_back_to_the_computed_duration(db: Path) -> None:
         assert m.total_time_saved(99) == 0.0
     finally:
         m.close()
-    # The resolved original time was written, not only computed on read.
     assert query(m.path, "SELECT original_seconds, time_saved FROM steps WHERE step = 'a' AND state = 'restored'") \
         == [(4.0, 3.5)]
 
@@ -327,42 +341,73 @@ def test_referenced_keys_are_the_latest_key_of_each_step(db: Path) -> None:
     """The newest key per step (not older ones), kept when a later run failed, across every flow of the store."""
     m, other = Manifest(db, "nb"), Manifest(db, "other")
     try:
-        feed_run(m, 1, {"a": 1.0, "b": 1.0})
-        m.record_checkpoint("a", "a1", "/s/a/a1", 1, 0.1, run=1)
-        m.record_checkpoint("b", "b1", "/s/b/b1", 1, 0.1, run=1)
-        feed_run(m, 2, {"a": 1.0})
-        m.record_checkpoint("a", "a2", "/s/a/a2", 1, 0.1)  # no run: the step's newest run (2)
+        feed_run(m, 1, {"a": 1.0, "b": 1.0}, keys={"a": "a1", "b": "b1"})
+        feed_run(m, 2, {"a": 1.0}, keys={"a": "a2"})
         m(ev.FlowStarted(3))
         m(ev.StepWaiting(3, step="b"))
         m(ev.StepStarted(3, step="b"))
         m(ev.StepFailed(3, step="b", error="ValueError: x"))
         m(ev.FlowFinished(3))
-        feed_run(other, 1, {"a": 1.0})
-        other.record_checkpoint("a", "o1", "/s/a/o1", 1, 0.1, run=1)
-        assert m.referenced_keys() == {("a", "a2"), ("b", "b1")}  # other's record is still in its memory
+        other.flush_interval = None
+        other(ev.FlowStarted(1))
+        other(ev.StepWaiting(1, step="a"))
+        other(ev.StepSucceeded(1, step="a", key="o1"))  # no FlowFinished: still in other's memory
+        assert m.referenced_keys() == {("a", "a2"), ("b", "b1")}
         other.flush()
         assert m.referenced_keys() == {("a", "a2"), ("b", "b1"), ("a", "o1")}
         assert m.referenced_keys("nb") == {("a", "a2"), ("b", "b1")}
-        assert {(r.step, r.run, r.key) for r in m.latest()} == {("a", 2, "a2"), ("b", 3, None)}
+        assert {(r.status.name, r.run, r.status.key) for r in m.latest()} == {("a", 2, "a2"), ("b", 3, None)}
     finally:
         m.close()
         other.close()
 
 
-def test_records_may_arrive_before_their_events_and_for_older_runs(manifest: Manifest) -> None:
-    """A checkpoint record that overtakes its run's events is kept; one for an old run merges into that row."""
-    manifest.record_checkpoint("a", "k1", "/s/a/k1", 5, 0.1, run=1)
+def test_the_store_writes_no_manifest_rows_of_its_own(tmp_path: Path) -> None:
+    """Saving and restoring checkpoints leaves the manifest alone: its only way in is the event stream."""
+    store = Store(tmp_path / "s", flow_name="nb")
+    try:
+        with Flow(cache=store) as flow:  # not subscribed
+            flow.add("a", "x = 1")
+            flow.run()
+            flow.wait(timeout=10)
+            assert flow.status()["a"].checkpoint is not None
+        with Flow(cache=store) as again:
+            again.add("a", "x = 1")
+            again.run()
+            again.wait(timeout=10)
+            assert again.status()["a"].state is State.RESTORED
+        store.manifest.flush()
+        assert store.manifest.latest() == [] and store.manifest.runs() == []
+        assert query(store.manifest.path, "SELECT COUNT(*) FROM steps") == [(0,)]
+    finally:
+        store.close()
+
+
+def test_an_event_of_an_older_run_does_not_rewrite_the_newer_row(manifest: Manifest) -> None:
+    """Runs do not overlap, so a late event of run 1 after run 2 began is dropped, not merged into run 2."""
     feed_run(manifest, 1, {"a": 2.0})
-    (row,) = manifest.latest()
-    assert (row.run, row.state, row.key, row.source, row.duration) == (1, State.SUCCEEDED, "k1", "computed", 2.0)
     feed_run(manifest, 2, {"a": 3.0})
+    manifest(ev.StepFailed(1, step="a", error="late"))
     manifest.flush()
-    manifest.record_checkpoint("a", "k-late", "/s/a/late", 7, 0.1, run=1)
-    rows = {r.run: r for r in manifest.run_steps(manifest.runs()[1].id)}
-    assert rows[1].key == "k-late" and rows[1].size == 7 and rows[1].duration == 2.0
-    assert rows[1].state is State.SUCCEEDED
     (newest,) = manifest.latest()
-    assert newest.run == 2 and newest.key is None and newest.duration == 3.0
+    assert newest.run == 2 and newest.status.state is State.SUCCEEDED and newest.status.duration == 3.0
+    old = {r.run: r.status for r in manifest.run_steps(manifest.runs()[1].id)}
+    assert old[1].state is State.SUCCEEDED and old[1].duration == 2.0
+
+
+def test_a_version_1_file_is_migrated(db: Path) -> None:
+    """A manifest written before key parts were recorded gains the column and keeps its rows."""
+    Manifest(db, "nb").close()
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE steps DROP COLUMN key_parts")
+    conn.execute("ALTER TABLE steps DROP COLUMN computed_at")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with Manifest(db, "nb") as m:
+        feed_run(m, 1, {"a": 1.0}, keys={"a": "k"})
+        assert [r.status.key for r in m.latest()] == ["k"]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
 def test_stale_steps_are_flagged_and_a_new_run_clears_it(flow: Flow, manifest: Manifest) -> None:
@@ -375,13 +420,15 @@ def test_stale_steps_are_flagged_and_a_new_run_clears_it(flow: Flow, manifest: M
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not all(r.stale for r in manifest.latest()):
         time.sleep(0.01)
-    records = {r.step: r for r in manifest.latest()}
-    assert all(r.stale and r.state is State.SUCCEEDED for r in records.values())
-    assert records["b"].status().state is State.STALE
-    assert records["b"].reason == "upstream step 'a' changed"
+    records = {r.status.name: r for r in manifest.latest()}
+    assert all(r.stale and r.status.state is State.STALE for r in records.values())
+    # The stored state is kept; the flag is a live condition on it.
+    assert query(manifest.path, "SELECT step, state, stale FROM steps ORDER BY step") == [
+        ("a", "succeeded", 1), ("b", "succeeded", 1)]
+    assert records["b"].status.reason == "upstream step 'a' changed"
     flow.run()
     flow.wait(timeout=10)
-    assert {(r.step, r.run, r.stale) for r in manifest.latest()} == {("a", 2, False), ("b", 2, False)}
+    assert {(r.status.name, r.run, r.stale) for r in manifest.latest()} == {("a", 2, False), ("b", 2, False)}
     assert flow.namespace["y"] == 3
 
 

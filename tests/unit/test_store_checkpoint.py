@@ -411,20 +411,6 @@ def test_default_secret_comes_from_the_secret_file(
         secret_module.forget_cached_secrets()
 
 
-def test_load_many_returns_each_result_or_its_error(store: CheckpointStore) -> None:
-    """load_many loads good checkpoints and reports missing and refused ones without stopping."""
-    store.write("a", "1", {"arr": np.arange(200_000)})
-    store.write("b", "1", {"x": "b"})
-    store.write("c", "1", {"lock": threading.Lock()})
-    results = store.load_many([("a", "1"), ("b", "1"), ("c", "1"), ("d", "1"), ("a", "1")])
-    assert list(results) == [("a", "1"), ("b", "1"), ("c", "1"), ("d", "1")]
-    a, b, c, d = results.values()
-    assert not isinstance(a, Exception) and np.array_equal(a.outputs["arr"], np.arange(200_000))
-    assert not isinstance(b, Exception) and b.outputs == {"x": "b"}
-    assert isinstance(c, CheckpointRefused) and "not restorable" in str(c)
-    assert isinstance(d, CheckpointMissing)
-
-
 def test_info_of_a_damaged_header_is_refused(store: CheckpointStore) -> None:
     """info() reads only the header, and a header that does not parse is refused."""
     store.write("s", "k", {"x": 1})

@@ -1,5 +1,5 @@
 // nbflow's live graph. The kernel sends a Graphviz layout (only when steps are
-// added or removed) and small per-step rows; this file recolours the nodes,
+// added or removed) and each step's summary status (StepStatus.to_json); this file recolours the nodes,
 // fills the header, table and detail pane, and sends the buttons' actions.
 
 const ORDER = ["pending", "waiting", "queued", "running", "retrying", "succeeded", "restored",
@@ -26,7 +26,7 @@ function fmtDuration(s) {
 }
 
 function detailLine(row) {
-  const [state, duration, attempts] = row;
+  const { state, duration, attempts } = row;
   const parts = [];
   if (state === "restored") parts.push("↺ restored");
   if (duration !== null && duration !== undefined) parts.push(fmtDuration(duration));
@@ -93,7 +93,7 @@ function render({ model, el }) {
     const names = Object.keys(rows);
     for (const name of names) {
       const row = rows[name];
-      const state = row[0];
+      const state = row.state;
       tally[state] = (tally[state] || 0) + 1;
       if (DONE.has(state)) done += 1;
       const node = nodes.get(name);
@@ -120,14 +120,15 @@ function render({ model, el }) {
     const current = model.get("selected");
     select.replaceChildren(h("option", { value: "" }, "— step details —"),
       ...names.map((n) => {
-        const o = h("option", { value: n }, `${n} (${rows[n][0]})`);
+        const o = h("option", { value: n }, `${n} (${rows[n].state})`);
         if (n === current) o.selected = true;
         return o;
       }));
     table.replaceChildren(
       h("tr", {}, ...["step", "state", "attempts", "duration", "source", "error"].map((c) => h("th", {}, c))),
       ...names.map((n) => {
-        const [state, duration, attempts, source, error] = rows[n];
+        const { state, duration, attempts, source } = rows[n];
+        const error = rows[n].error || rows[n].reason || "";
         const tr = h("tr", { "data-nbflow-step": n, onclick: () => choose(n) },
           h("td", {}, n), h("td", { "data-state": state }, state), h("td", {}, String(attempts)),
           h("td", {}, fmtDuration(duration)), h("td", {}, source), h("td", {}, error));
@@ -143,8 +144,8 @@ function render({ model, el }) {
     const row = rows[name];
     const d = model.get("detail") || {};
     const fresh = d.name === name;
-    const items = [h("div", { class: "nbflow-detail-title" }, `${name}: ${row ? row[0] : "unknown"}`)];
-    const error = fresh ? d.error : row && row[0] === "failed" ? row[4] : "";
+    const items = [h("div", { class: "nbflow-detail-title" }, `${name}: ${row ? row.state : "unknown"}`)];
+    const error = fresh ? d.error : row && row.state === "failed" ? row.error : "";
     if (error) items.push(h("div", { class: "nbflow-error" }, error));
     if (fresh && d.reason && !d.error) items.push(h("div", { class: "nbflow-reason" }, d.reason));
     if (fresh && d.traceback) items.push(h("div", { class: "nbflow-caption" }, "traceback"),

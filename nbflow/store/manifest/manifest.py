@@ -1,0 +1,400 @@
+"""`Manifest`: the recorder, a background writer and the queries, over one SQLite file.
+
+Recording: a `Manifest` is an event subscriber (``flow.subscribe(manifest)``)
+and nothing else writes step rows: events only update the `Recorder` in
+memory, and the changed rows are written in one transaction when the flow
+finishes (`FlowFinished`), when ``batch_size`` events have piled up, and at
+the latest ``flush_interval`` seconds after the first unwritten change (a
+background thread), so a 1,000-step flow costs a handful of transactions and
+a kernel killed mid-run loses at most the last second. `flush()`, `close()`
+and every read write what is pending first, so a process reads its own
+events. The flush on `FlowFinished` happens before ``flow.wait()`` returns,
+unless the file stays locked for 2 s (then the background writer retries;
+the event thread is never held up longer).
+
+Concurrency: WAL mode, ``synchronous=NORMAL`` (no fsync per commit: a power
+cut may lose the last commits, never corrupt the file), ``busy_timeout``.
+Every write is one short ``BEGIN IMMEDIATE`` transaction, retried with
+jittered backoff while SQLite says the database is busy; a flush that still
+fails keeps its rows for the next one and logs a warning: recording never
+raises into the event bus. One connection per `Manifest`, used under `_io`
+(which also orders flushes, so an older snapshot of a row never overwrites a
+newer one); `_lock` guards the recorder. Order: `_io` before `_lock`. A
+forked child reopens under a new session (connections must not cross a
+fork). The file must be on a local file system: for a remote store, callers
+keep the manifest in the local fallback folder. Each instance has a random
+``session``, so run 1 of two kernels are two runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import random
+import secrets
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from nbflow.core import events as ev
+
+from . import queries, specs
+from .recorder import Recorder
+from .records import RunRecord, SpecRecord, StepRecord
+from .schema import RUN_ID, ManifestError, connect, create_schema, is_busy
+from .writer import write_batch
+
+logger = logging.getLogger("nbflow")
+
+DEFAULT_NAME = "manifest.sqlite"
+_EVENT_FLUSH_WAIT = 2.0  # seconds the FlowFinished flush may wait for the file's lock
+
+T = TypeVar("T")
+
+
+class Manifest:
+    """The store's SQLite record of runs, steps, attempts, provenance and specs.
+
+    `path` is the database file, or a folder (the store) to hold
+    `manifest.sqlite`. Subscribe it to a `Flow` and close it when done
+    (pending rows are also written at interpreter exit).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], flow_name: str = "flow", *, batch_size: int = 512,
+                 flush_interval: float | None = 1.0, busy_timeout: float = 10.0, retries: int = 5) -> None:
+        if not isinstance(flow_name, str) or not flow_name:
+            raise ValueError(f"flow_name: expected a non-empty string, got {flow_name!r}")
+        target = Path(path)
+        if target.is_dir():
+            target = target / DEFAULT_NAME
+        self.path = target
+        self.flow_name = flow_name
+        self.session = secrets.token_hex(8)
+        self.batch_size = max(1, int(batch_size))
+        self.flush_interval = flush_interval
+        self.busy_timeout = busy_timeout
+        self.retries = max(0, int(retries))
+        #: Write transactions committed by this instance (schema, flushes, specs).
+        self.commits = 0
+        self._io = threading.RLock()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._recorder = Recorder()
+        self._run_ids: dict[int, int] = {}  # run number -> runs.id, once written
+        self._first_dirty: float | None = None
+        self._flush_now = False
+        self._flusher: threading.Thread | None = None
+        self._warned = False
+        self._open()
+        _LIVE.add(self)
+        ref = weakref.ref(self)
+        self._atexit = lambda: _flush_at_exit(ref)
+        atexit.register(self._atexit)
+
+    def __repr__(self) -> str:
+        return f"Manifest({str(self.path)!r}, flow_name={self.flow_name!r}, session={self.session!r})"
+
+    # -- opening and transactions --------------------------------------------------------
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created here so it is 0600 (it holds tracebacks); SQLite gives -wal and -shm the same mode.
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError as error:
+            raise ManifestError(f"cannot create the manifest {self.path}: {error}", str(self.path)) from error
+        self._conn = self._connect()
+        try:
+            self._transaction(lambda conn: create_schema(conn, self.path))
+        except BaseException:
+            self._conn.close()
+            self._closed = True
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        return self._retrying(lambda: connect(self.path, self.busy_timeout))
+
+    def _connection(self) -> sqlite3.Connection:
+        """The connection (call under `_io`), opened again after a fork."""
+        self._check_open()
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _retrying(self, work: Callable[[], T], retries: int | None = None) -> T:
+        retries = self.retries if retries is None else retries
+        delay = 0.02
+        for attempt in range(retries + 1):
+            try:
+                return work()
+            except sqlite3.OperationalError as error:
+                if not is_busy(error) or attempt == retries:
+                    raise ManifestError(f"manifest {self.path}: {error}", str(self.path)) from error
+            time.sleep(delay * (1.0 + random.random()))  # jittered backoff between tries, not a barrier
+            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T], write: bool = True,
+                     timeout: float | None = None) -> T:
+        """Run `work` in one transaction (IMMEDIATE for writes), retried while the database is busy.
+
+        With `timeout`, wait at most about that long for the lock (one try).
+        """
+        with self._io:
+            conn = self._connection()
+
+            def once() -> T:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+                return result
+
+            if timeout is not None:
+                conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            try:
+                result = self._retrying(once, retries=0 if timeout is not None else None)
+            except sqlite3.Error as error:
+                raise ManifestError(f"manifest {self.path}: {error}", str(self.path)) from error
+            finally:
+                if timeout is not None:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            if write:
+                self.commits += 1
+            return result
+
+    # -- recording -------------------------------------------------------------------------
+
+    def __call__(self, event: ev.Event) -> None:
+        """Record one event (cheap: memory only; rows are written in batches)."""
+        if self._closed:
+            return
+        with self._lock:
+            if not self._recorder.record(event):
+                return
+            if self._first_dirty is None:
+                self._first_dirty = time.monotonic()
+            if self._recorder.pending >= self.batch_size:
+                self._flush_now = True
+            self._wake_writer()
+        if isinstance(event, ev.FlowFinished):
+            # Written before `flow.wait()` returns, never holding nbflow's loop thread for long.
+            self._flush_quietly(timeout=min(_EVENT_FLUSH_WAIT, self.busy_timeout))
+
+    def _wake_writer(self) -> None:
+        """Make sure the background writer will write what is pending. Under `_lock`."""
+        if self.flush_interval is None and not self._flush_now:
+            return
+        if self._flusher is None or not self._flusher.is_alive():
+            self._flusher = threading.Thread(target=self._flush_loop, name="nbflow-manifest", daemon=True)
+            self._flusher.start()
+        self._wake.notify()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Write every pending row now, in one transaction. Raises `ManifestError` if it cannot.
+
+        `timeout`: give up after about this many seconds of waiting for locks
+        (the rows stay pending) instead of `busy_timeout` with retries.
+        """
+        if not self._io.acquire(timeout=-1 if timeout is None else timeout):
+            raise ManifestError(f"manifest {self.path}: busy writing", str(self.path))
+        try:
+            if self._closed:
+                return
+            with self._lock:
+                batch = self._recorder.take()
+                self._first_dirty = None
+                self._flush_now = False
+            if batch is None:
+                return
+            known = dict(self._run_ids)
+            try:
+                ids = self._transaction(
+                    lambda conn: write_batch(conn, self.flow_name, self.session, batch, known), timeout=timeout)
+            except BaseException:
+                with self._lock:
+                    self._recorder.put_back(batch)
+                    self._first_dirty = time.monotonic()
+                    self._wake.notify()  # the background writer tries again after `flush_interval`
+                raise
+            self._run_ids.update(ids)
+            self._warned = False
+        finally:
+            self._io.release()
+
+    def _flush_quietly(self, timeout: float | None = None) -> None:
+        """Flush from the event path, a read or the background thread: log, never raise."""
+        try:
+            self.flush(timeout)
+        except Exception as error:
+            if not self._warned:
+                self._warned = True
+                logger.warning("nbflow: could not write the manifest (will retry): %s", error)
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed:
+                    if self._first_dirty is not None:
+                        if self._flush_now:
+                            break
+                        if self.flush_interval is not None:
+                            left = self._first_dirty + self.flush_interval - time.monotonic()
+                            if left <= 0:
+                                break
+                            self._wake.wait(left)
+                            continue
+                    self._wake.wait()
+                if self._closed:
+                    return
+            self._flush_quietly()
+
+    def close(self) -> None:
+        """Write what is pending, stop the background writer and close the file. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        except ManifestError as error:
+            logger.warning("nbflow: closing the manifest with unwritten rows: %s", error)
+        with self._io:
+            with self._wake:
+                self._closed = True
+                self._wake.notify_all()
+                flusher = self._flusher
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join(timeout=5.0)
+        atexit.unregister(self._atexit)
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ManifestError(f"the manifest {self.path} is closed", str(self.path))
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks, memory and session; the parent's connection is left alone.
+
+        Closing the inherited connection could disturb the parent's locks, so it
+        is kept unused; the rows not yet written are the parent's to write.
+        """
+        _ABANDONED.append(self._conn)
+        self._conn = None
+        self.session = secrets.token_hex(8)
+        self._io = threading.RLock()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._recorder = Recorder()
+        self._run_ids.clear()
+        self._first_dirty = None
+        self._flush_now = False
+        self._flusher = None
+
+    # -- specs -------------------------------------------------------------------------------
+
+    def save_spec(self, name: str, header: str, code: str | None, cell: str | None, order: int) -> None:
+        """Store (or replace) the `%%step` cell of step `name`: header text (after `%%step`), body, cell id."""
+        self._transaction(lambda c: specs.save_spec(c, self.flow_name, name, header, code, cell, order, time.time()))
+
+    def remove_spec(self, name: str) -> bool:
+        """Forget a stored step spec; False if there was none."""
+        return self._transaction(lambda c: specs.remove_spec(c, self.flow_name, name))
+
+    def load_specs(self, flow_name: str | None = None) -> list[SpecRecord]:
+        """The stored specs of a flow (default: this one), in cell order."""
+        return self._read(lambda c: specs.load_specs(c, flow_name or self.flow_name))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Flush (so this process reads its own events), then read in one snapshot."""
+        self._check_open()
+        self._flush_quietly(timeout=self.busy_timeout)
+        return self._transaction(work, write=False)
+
+    def latest(self, flow_name: str | None = None) -> list[StepRecord]:
+        """The newest known row of each step of a flow (default: this one), with its attempts."""
+        return self._read(lambda c: queries.latest(c, flow_name or self.flow_name))
+
+    def runs(self, limit: int | None = 20, flow_name: str | None = None) -> list[RunRecord]:
+        """The newest runs of a flow (default: this one), newest first."""
+        return self._read(lambda c: queries.runs(c, flow_name or self.flow_name, limit))
+
+    def run_steps(self, run_id: int) -> list[StepRecord]:
+        """Every step row of one run (`RunRecord.id`)."""
+        return self._read(lambda c: queries.run_steps(c, run_id))
+
+    def provenance(self, step: str, flow_name: str | None = None) -> StepRecord | None:
+        """Where the step's current outputs come from: its newest succeeded or restored row; None if none."""
+        return self._read(lambda c: queries.provenance(c, flow_name or self.flow_name, step))
+
+    def total_time_saved(self, run: int | None = None, *, run_id: int | None = None,
+                         flow_name: str | None = None) -> float:
+        """Seconds saved by restores.
+
+        `run`: a run number of this session (an event's `.run`); `run_id`: a
+        `RunRecord.id`; neither: summed over the newest row of each step (what
+        the notebook as it stands has saved).
+        """
+        if run is None and run_id is None:
+            return float(sum(r.status.time_saved or 0.0 for r in self.latest(flow_name)
+                             if r.status.source == "restored"))
+
+        def read(conn: sqlite3.Connection) -> float:
+            found = run_id
+            if found is None:
+                row = conn.execute(RUN_ID, (self.flow_name, self.session, run)).fetchone()
+                if row is None:
+                    return 0.0
+                found = int(row[0])
+            return queries.run_time_saved(conn, found)
+
+        return self._read(read)
+
+    def referenced_keys(self, flow_name: str | None = None) -> set[tuple[str, str]]:
+        """(step, key) of the newest recorded key of each step, for cleaning.
+
+        Default: every flow in the store, since checkpoint files are named by
+        step and key only and flows share the store; `flow_name` narrows it.
+        """
+        return self._read(lambda c: queries.referenced_keys(c, flow_name))
+
+
+_LIVE: weakref.WeakSet[Manifest] = weakref.WeakSet()
+_ABANDONED: list[sqlite3.Connection | None] = []  # inherited over a fork: never used, never closed
+
+
+def _after_fork_in_child() -> None:
+    for manifest in list(_LIVE):
+        manifest._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _flush_at_exit(ref: weakref.ref[Manifest]) -> None:
+    manifest = ref()
+    if manifest is not None and not manifest._closed:
+        manifest._flush_quietly()
