@@ -6,7 +6,8 @@ metadata and error cells). Then, if the notebook uses nbflow, one more cell,
 step's output in its own cell, shows the final graph as SVG and the status
 table, and raises FlowFailed naming every failed step, which papermill turns
 into a PapermillExecutionError. The kernel learns it runs in batch (and
-where its store is) from environment variables set here.
+where its store is) from environment variables set here; both sides take
+them, and the MIME types of the kernel's reports, from `core/protocol.py`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from papermill.engines import NBClientEngine
 from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 
+from ..core.protocol import ACTIVE_PROBE, PROGRESS_MIME, STATUS_MIME, BatchEnv, probe_says_active
 from .cells import uses_nbflow
-from .progress import PROGRESS_MIME, STATUS_MIME, StepProgress
+from .progress import StepProgress
 
 FINAL_SOURCE = "%flow wait"
 FINAL_TAG = "nbflow-final"
@@ -37,16 +39,8 @@ def kernel_environment(input_path: str | None, store: str | None = None, force: 
     it the store, manifest and flow name are the same as in JupyterLab, so a
     batch run restores what an interactive session computed, and back.
     """
-    env = {"NBFLOW_BATCH": "1"}
-    if input_path and "://" not in str(input_path):
-        env["JPY_SESSION_NAME"] = str(Path(input_path).resolve())
-    if store:
-        env["NBFLOW_STORE"] = store
-    if force:
-        env["NBFLOW_FORCE"] = "1"
-    if progress:
-        env["NBFLOW_PROGRESS"] = "1"
-    return env
+    notebook = str(Path(input_path).resolve()) if input_path and "://" not in str(input_path) else None
+    return BatchEnv(batch=True, force=force, progress=progress, store=store, notebook=notebook).environ()
 
 
 class NbflowNotebookClient(PapermillNotebookClient):
@@ -72,12 +66,10 @@ class NbflowNotebookClient(PapermillNotebookClient):
             self._finish()
 
     def _nbflow_loaded(self) -> bool:
-        probe = ("__import__('sys').modules.get('nbflow.jupyter.extension') is not None and "
-                 "__import__('nbflow.jupyter.extension').jupyter.extension._ACTIVE is not None")
+        """Whether the kernel's nbflow extension has a flow (see `protocol.ACTIVE_PROBE`)."""
         reply = self.wait_for_reply(self.kc.execute("", silent=True, store_history=False,
-                                                    user_expressions={"active": probe}))
-        result = (reply or {}).get("content", {}).get("user_expressions", {}).get("active", {})
-        return bool(result.get("status") == "ok" and result["data"].get("text/plain") == "True")
+                                                    user_expressions={"active": ACTIVE_PROBE}))
+        return probe_says_active((reply or {}).get("content", {}).get("user_expressions", {}).get("active", {}))
 
     def _finish(self) -> None:
         cell = nbformat.v4.new_code_cell(FINAL_SOURCE, metadata={"tags": [FINAL_TAG], "papermill": {

@@ -29,6 +29,15 @@ def kernel_flow() -> KernelFlow:
     return _ACTIVE
 
 
+def is_active(shell: Any) -> bool:
+    """Whether nbflow runs a flow in `shell`: loaded there, and a `%%step` or `%flow` has created its flow.
+
+    A batch run asks the kernel this (`core/protocol.py`'s ACTIVE_PROBE)
+    before it appends the final `%flow wait`.
+    """
+    return shell is not None and shell is _SHELL and _ACTIVE is not None
+
+
 def load(shell: Any) -> None:
     """`%load_ext nbflow`."""
     global _SHELL

@@ -8,27 +8,32 @@ namespace) and the pure core.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..core import events as ev
 from ..core.durations import format_duration
 from ..core.flow import Flow
+from ..core.header import parse_header
 from ..core.namespace import NamespaceHost, Outputs, format_error
+from ..core.protocol import NOTEBOOK, PROGRESS_MIME, STATUS_MIME, BatchEnv
+from ..core.reads import undeclared_reads
+from ..core.reporting import progress_report, status_rows, wait_reporting
+from ..core.settings import FlowSettings
 from ..core.spec import StepSpec
-from ..core.states import TERMINAL
+from ..core.states import TERMINAL, UP_TO_DATE
 from ..store.store import open_store
 from .output import OutputRouter, StepSink
 
 
 def notebook_path() -> Path | None:
-    """The notebook's path: Jupyter Server tells the kernel via JPY_SESSION_NAME."""
-    session = os.environ.get("JPY_SESSION_NAME")
+    """The notebook's path: Jupyter Server (or a batch run) tells the kernel via JPY_SESSION_NAME."""
+    session = NOTEBOOK.read()
     if session:
         path = Path(session)
         if path.suffix == ".ipynb" and path.parent.is_dir():
@@ -74,25 +79,51 @@ class KernelHost(NamespaceHost):
                 raise
 
 
+@dataclass(frozen=True)
+class Defined:
+    """A `%%step` cell just defined: its spec, whether it differs from before, whether it is new."""
+
+    spec: StepSpec
+    changed: bool
+    new: bool
+    #: lines for stderr: outputs of other steps it reads without `--after`
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What `%flow resume` restored, and the steps whose cells must run again."""
+
+    restored: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    def text(self) -> str:
+        lines = [f"nbflow: restored {len(self.restored)} step(s)"
+                 + (f": {', '.join(self.restored)}" if self.restored else "")]
+        if self.missing:
+            lines.append(f"nbflow: not restorable (run their cells): {', '.join(self.missing)}")
+        return "\n".join(lines)
+
+
 class KernelFlow:
     """The flow of one kernel: its Flow, output sinks, settings and subscriptions."""
 
     def __init__(self, shell: Any) -> None:
+        #: what a batch run told this kernel (read first: a bad value stops here, before any hook is set)
+        self.env = BatchEnv.read()
         self.shell = shell
         self.router = OutputRouter(shell)
         self.sinks: dict[str, StepSink] = {}
-        self.settings: dict[str, Any] = {"auto_rerun": True, "executor": "thread", "dask_address": None}
         self.folder = notebook_dir()
         path = notebook_path()
-        self.flow_name = os.environ.get("NBFLOW_FLOW_NAME") or (path.stem if path else "notebook")
+        self.flow_name = self.env.flow_name or (path.stem if path else "notebook")
         self.store = open_store(self.folder, flow_name=self.flow_name)
-        self.settings["store"] = self.store.root
         from ..executors.process import ProcessExecutor
 
         # Digests are reused while a value stays the same object: this extension sees every cell.
         self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store,
                          executors=[ProcessExecutor()], trust_digests=True)
-        self.settings["max_workers"] = self.flow.max_workers
+        self._settings = FlowSettings(max_workers=self.flow.max_workers, store=self.store.root)
         self.flow.subscribe(self.store.manifest)
         self.flow.subscribe(self._on_event)
         self.router.install()
@@ -103,9 +134,8 @@ class KernelFlow:
         self._spec_order = 0
         #: display ids of `%flow show` outputs, refreshed with the final graph at `%flow wait`
         self.graph_displays: list[str] = []
-        self.batch = os.environ.get("NBFLOW_BATCH") == "1"
         #: `nbflow run --force`: compute every step, restore nothing
-        self.force = os.environ.get("NBFLOW_FORCE") == "1"
+        self.force = self.env.force
         self._switch_interval = sys.getswitchinterval()
 
     def before_cell(self, info: Any) -> None:
@@ -150,7 +180,129 @@ class KernelFlow:
         self.store = store
         self.flow.set_cache(store)
         self.flow.subscribe(store.manifest)
-        self.settings["store"] = store.root
+        self._settings = replace(self._settings, store=store.root)
+
+    # -- what the magics ask for ----------------------------------------------
+
+    def define(self, header: str, code: str, cell: str | None = None) -> Defined:
+        """`%%step HEADER`: define (or update) the step and keep its cell in the store; schedules nothing yet."""
+        default = self.settings.executor
+        if default != "thread" and "--executor" not in header:
+            header = f"{header} --executor {default}"
+        spec = parse_header(header, code, cell=cell)
+        previous = self.flow.status().get(spec.name)
+        changed = self.flow.define(spec)
+        self.remember(spec, header, code)
+        warnings = tuple(f"nbflow: step {spec.name!r} reads {variable!r}, an output of step {producer!r}, "
+                         f"without --after {producer}"
+                         for variable, producer in undeclared_reads(self.flow.graph, spec.name).items())
+        return Defined(spec, changed, previous is None, warnings)
+
+    def schedule(self, defined: Defined) -> None:
+        """Run a just-defined step: a new or changed one (with auto_rerun), or an unchanged one whose inputs changed."""
+        name = defined.spec.name
+        again = not defined.changed and not defined.new
+        if again:
+            # The same cell run again: it re-runs if an input changed since it last ran.
+            self.flow.refresh(None, name)
+        state = self.flow.status()[name].state
+        if again and state in UP_TO_DATE:
+            self.sink(name).note(f"{name} is up to date ({state.value}); `%flow run {name} --force` runs it again")
+            return
+        if self.settings.auto_rerun or defined.new:
+            self.flow.run(name, rerun_failed=False, force=self.force)
+
+    def wait(self, steps: Sequence[str], timeout: float | None) -> None:
+        """`%flow wait`: block until the steps finish, then publish every step's output and the final graph.
+
+        Published while this cell runs, so batch runs (nbclient, papermill)
+        record every step's final output in the step's own cell.
+        """
+        try:
+            if self.env.batch and self.env.progress:
+                self._wait_reporting(steps, timeout)
+            else:
+                self.flow.wait(*steps, timeout=timeout)
+        finally:
+            for sink in self.sinks.values():
+                sink.flush()
+                sink.publish_static()
+            self._publish_graph()
+
+    def _wait_reporting(self, steps: Sequence[str], timeout: float | None) -> None:
+        """Wait in short slices, publishing progress for `nbflow run`'s terminal bar."""
+        import uuid
+
+        from IPython.display import display, update_display
+
+        display_id = f"nbflow-progress-{uuid.uuid4().hex}"
+        publish: Callable[..., Any] = display
+
+        def report() -> None:
+            nonlocal publish
+            publish({PROGRESS_MIME: progress_report(self.flow.status())}, raw=True, display_id=display_id)
+            publish = update_display
+
+        wait_reporting(lambda seconds: self.flow.wait(*steps, timeout=seconds), report, timeout)
+
+    def _publish_graph(self) -> None:
+        """The final graph: refresh every `%flow show` output, and in a batch run show it here.
+
+        Batch runs (papermill, `nbflow run`) keep only static outputs, so this
+        is where the executed notebook gets its picture of the run.
+        """
+        from IPython.display import display, update_display
+
+        from ..widget.widget import static_bundle
+
+        if self.graph_displays:
+            widget = self.widget()
+            widget.refresh()
+            bundle = widget.bundle()
+            for display_id in self.graph_displays:
+                update_display(bundle, raw=True, display_id=display_id)
+        if self.env.batch:
+            static = static_bundle(self.flow)
+            static[STATUS_MIME] = status_rows(self.flow.status())
+            display(static, raw=True)
+
+    def invalidate(self, step: str) -> bool:
+        """`%flow invalidate`: the step and its dependents go stale and its checkpoint is dropped
+        (True if there was one); with auto_rerun the step runs again."""
+        key = self.flow.status()[step].key if step in self.flow.graph else None
+        self.flow.invalidate(step)
+        dropped = key is not None and self.store.checkpoints.remove(step, key)
+        if self.settings.auto_rerun:
+            self.flow.run(step)
+        return bool(dropped)
+
+    def resume(self) -> Resumed:
+        """`%flow resume` after a restart: rebuild the steps the manifest remembers, restore their outputs."""
+        keys = {r.status.name: r.status.key for r in self.store.manifest.latest() if r.status.key}
+        restored, missing = [], []
+        for record in self.store.manifest.load_specs():
+            spec = record.spec()
+            key = keys.get(spec.name)
+            if key is not None and self.flow.restore(spec, key):
+                restored.append(spec.name)
+            else:
+                missing.append(spec.name)
+        return Resumed(tuple(restored), tuple(missing))
+
+    @property
+    def settings(self) -> FlowSettings:
+        """The settings `%flow config` shows; max_workers is the flow's own (`flow.max_workers` may be set directly)."""
+        return replace(self._settings, max_workers=self.flow.max_workers)
+
+    def configure(self, pairs: Sequence[str]) -> None:
+        """`%flow config KEY=VALUE ...`: every pair is checked (SettingsError) before any is applied."""
+        current = self.settings
+        new = current.parse(pairs)
+        if new.store != current.store:
+            self.use_store(new.store)
+        if new.max_workers != current.max_workers:
+            self.flow.max_workers = new.max_workers
+        self._settings = replace(new, store=self._settings.store)
 
     def widget(self) -> Any:
         """The flow's one live graph widget (created on the first `%flow show`)."""

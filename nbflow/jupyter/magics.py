@@ -7,7 +7,6 @@ one line and change nothing; the previous definition of the step stays.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -18,8 +17,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..core.durations import parse_duration
 from ..core.errors import NbflowError
-from ..core.header import header_help, parse_header
-from ..core.states import UP_TO_DATE
+from ..core.header import header_help
+from ..core.settings import SettingsError
 
 if TYPE_CHECKING:
     from .kernel_flow import KernelFlow
@@ -61,42 +60,23 @@ class FlowMagics(Magics):
 
     @cell_magic
     def step(self, line: str, cell: str) -> None:
-        kf = self.kf
-        flow = kf.flow
         assert self.shell is not None
         code = self.shell.transform_cell(cell) if cell.strip() else "pass\n"
-        default = kf.settings["executor"]
-        if default != "thread" and "--executor" not in line:
-            line = f"{line} --executor {default}"
         try:
-            spec = parse_header(line, code, cell=_cell_id(self.shell))
-            previous = flow.status().get(spec.name)
-            changed = flow.define(spec)
+            kf = self.kf
+            defined = kf.define(line, code, cell=_cell_id(self.shell))
+            for warning in defined.warnings:
+                print(warning, file=sys.stderr)
+            _show(kf.sink(defined.spec.name))
+            kf.schedule(defined)
         except NbflowError as error:
             raise error.with_traceback(None) from None
-        kf.remember(spec, line, code)
-        from ..core.reads import undeclared_reads
-
-        for variable, producer in undeclared_reads(flow.graph, spec.name).items():
-            print(f"nbflow: step {spec.name!r} reads {variable!r}, an output of step {producer!r}, "
-                  f"without --after {producer}", file=sys.stderr)
-        sink = kf.sink(spec.name)
-        _show(sink)
-        if not changed and previous is not None:
-            # The same cell run again: it re-runs if an input changed since it last ran.
-            flow.refresh(None, spec.name)
-        state = flow.status()[spec.name].state
-        if not changed and previous is not None and state in UP_TO_DATE:
-            sink.note(f"{spec.name} is up to date ({state.value}); `%flow run {spec.name} --force` runs it again")
-            return
-        if kf.settings["auto_rerun"] or previous is None:
-            flow.run(spec.name, rerun_failed=False, force=kf.force)
 
     step.__doc__ = STEP_DOC
 
     @line_magic
     def flow(self, line: str) -> Any:
-        """Control the flow: %flow [show|status|run|wait|cancel|retry|invalidate|resume|config|timeline|why] ..."""
+        """Control the flow: %flow [show|status|run|wait|cancel|retry|invalidate|resume|config|clean|timeline|why]."""
         try:
             args = _PARSER.parse_args(shlex.split(line) or ["show"])
         except (_ParseError, argparse.ArgumentError) as error:
@@ -127,71 +107,7 @@ class FlowMagics(Magics):
             print("nbflow: everything is up to date")
 
     def _cmd_wait(self, args: argparse.Namespace) -> None:
-        timeout = parse_duration(args.timeout) if args.timeout else None
-        try:
-            if self.kf.batch and os.environ.get("NBFLOW_PROGRESS") == "1":
-                self._wait_reporting(args.steps, timeout)
-            else:
-                self.kf.flow.wait(*args.steps, timeout=timeout)
-        finally:
-            # Sent while this cell runs, so batch runs (nbclient, papermill)
-            # record every step's final output in the step's own cell.
-            for sink in self.kf.sinks.values():
-                sink.flush()
-                sink.publish_static()
-            self._publish_graph()
-
-    def _wait_reporting(self, steps: list[str], timeout: float | None) -> None:
-        """Wait in short slices, publishing progress for `nbflow run`'s terminal bar."""
-        import time
-        import uuid
-
-        from IPython.display import display, update_display
-
-        from ..batch.progress import PROGRESS_MIME, progress_report
-        from ..core.errors import FlowTimeout
-
-        display_id = f"nbflow-progress-{uuid.uuid4().hex}"
-        deadline = None if timeout is None else time.monotonic() + timeout
-        publish: Callable[..., Any] = display
-        while True:
-            publish({PROGRESS_MIME: progress_report(self.kf.flow.status())}, raw=True, display_id=display_id)
-            publish = update_display
-            slice_ = 0.25 if deadline is None else max(0.0, min(0.25, deadline - time.monotonic()))
-            try:
-                self.kf.flow.wait(*steps, timeout=slice_)
-            except FlowTimeout:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-                continue
-            finally:
-                update_display({PROGRESS_MIME: progress_report(self.kf.flow.status())}, raw=True,
-                               display_id=display_id)
-            return
-
-    def _publish_graph(self) -> None:
-        """The final graph: refresh every `%flow show` output, and in a batch run show it here.
-
-        Batch runs (papermill, `nbflow run`) keep only static outputs, so this
-        is where the executed notebook gets its picture of the run.
-        """
-        from IPython.display import display, update_display
-
-        from ..widget.widget import static_bundle
-
-        kf = self.kf
-        if kf.graph_displays:
-            widget = kf.widget()
-            widget.refresh()
-            bundle = widget.bundle()
-            for display_id in kf.graph_displays:
-                update_display(bundle, raw=True, display_id=display_id)
-        if kf.batch:
-            from ..batch.progress import STATUS_MIME, status_rows
-
-            static = static_bundle(kf.flow)
-            static[STATUS_MIME] = status_rows(kf.flow.status())
-            display(static, raw=True)
+        self.kf.wait(args.steps, parse_duration(args.timeout) if args.timeout else None)
 
     def _cmd_cancel(self, args: argparse.Namespace) -> None:
         cancelled = self.kf.flow.cancel(*args.steps, downstream=args.downstream)
@@ -201,27 +117,11 @@ class FlowMagics(Magics):
         self.kf.flow.retry(args.step)
 
     def _cmd_invalidate(self, args: argparse.Namespace) -> None:
-        key = self.kf.flow.status()[args.step].key if args.step in self.kf.flow.graph else None
-        self.kf.flow.invalidate(args.step)
-        if key is not None and self.kf.store.checkpoints.remove(args.step, key):
+        if self.kf.invalidate(args.step):
             print(f"nbflow: dropped the checkpoint of {args.step!r}")
-        if self.kf.settings["auto_rerun"]:
-            self.kf.flow.run(args.step)
 
     def _cmd_resume(self, args: argparse.Namespace) -> None:
-        kf = self.kf
-        keys = {r.status.name: r.status.key for r in kf.store.manifest.latest() if r.status.key}
-        restored, missing = [], []
-        for record in kf.store.manifest.load_specs():
-            spec = record.spec()
-            key = keys.get(spec.name)
-            if key is not None and kf.flow.restore(spec, key):
-                restored.append(spec.name)
-            else:
-                missing.append(spec.name)
-        print(f"nbflow: restored {len(restored)} step(s)" + (f": {', '.join(restored)}" if restored else ""))
-        if missing:
-            print(f"nbflow: not restorable (run their cells): {', '.join(missing)}")
+        print(self.kf.resume().text())
 
     def _cmd_clean(self, args: argparse.Namespace) -> None:
         from ..store.cleaning import clean
@@ -231,23 +131,13 @@ class FlowMagics(Magics):
         print(f"nbflow: removed {removed} checkpoint(s), kept {kept}")
 
     def _cmd_config(self, args: argparse.Namespace) -> None:
-        settings = self.kf.settings
         if not args.pairs:
-            for key in sorted(settings):
-                print(f"{key} = {settings[key]!r}")
+            print(self.kf.settings.text())
             return
-        updates = {}
-        for pair in args.pairs:
-            key, sep, value = pair.partition("=")
-            if not sep:
-                raise UsageError(f"%flow config: expected KEY=VALUE, got {pair!r}")
-            updates[key] = _config_value(key, value, settings, self.kf)
-        for key, value in updates.items():
-            if key == "store":
-                continue  # already switched while validating
-            settings[key] = value
-            if key == "max_workers":
-                self.kf.flow.max_workers = value
+        try:
+            self.kf.configure(args.pairs)
+        except SettingsError as error:
+            raise UsageError(f"%flow config: {error}") from None
 
     def _cmd_why(self, args: argparse.Namespace) -> None:
         print(self.kf.flow.why(args.step).text())
@@ -277,29 +167,6 @@ def _show(sink: Any) -> None:
     display_id = f"nbflow-{uuid.uuid4().hex}"
     sink.attach(widget, display_id)
     display(sink.bundle(), raw=True, display_id=display_id)
-
-
-def _config_value(key: str, value: str, settings: dict[str, Any], kf: Any) -> Any:
-    if key == "store":
-        kf.use_store(value)
-        return kf.settings["store"]
-    if key not in settings:
-        raise UsageError(f"%flow config: unknown key {key!r} (known: {', '.join(sorted(settings))})")
-    if key == "max_workers":
-        if not value.isdigit() or int(value) < 1:
-            raise UsageError(f"%flow config: max_workers: expected a whole number >= 1, got {value!r}")
-        return int(value)
-    if key == "auto_rerun":
-        lowered = value.lower()
-        if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-            raise UsageError(f"%flow config: auto_rerun: expected true or false, got {value!r}")
-        return lowered in ("true", "1", "yes", "on")
-    if key == "executor":
-        available = ("thread", "process")
-        if value not in available:
-            raise UsageError(f"%flow config: executor: expected one of {', '.join(available)}, got {value!r}")
-        return value
-    return value or None
 
 
 class _ParseError(Exception):

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from html import escape as _escape
 from typing import Any, TextIO
 
+from ..core.protocol import HTML_MIME, PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
+
 FLUSH_SECONDS = 0.1
 
 
@@ -51,11 +53,11 @@ class StepSink:
             self._drain()
             outputs = list(self.outputs)
         data: dict[str, Any] = {
-            "text/plain": static_text(outputs) or f"{self.step}: waiting",
-            "text/html": static_html(outputs) or f"<pre>{_escape(self.step)}: waiting</pre>",
+            TEXT_MIME: static_text(outputs) or f"{self.step}: waiting",
+            HTML_MIME: static_html(outputs) or f"<pre>{_escape(self.step)}: waiting</pre>",
         }
         if self._widget is not None:
-            data["application/vnd.jupyter.widget-view+json"] = {
+            data[WIDGET_MIME] = {
                 "version_major": 2, "version_minor": 0, "model_id": self._widget.model_id,
             }
         return data
@@ -93,7 +95,7 @@ class StepSink:
 
     def note(self, text: str) -> None:
         """A line nbflow itself writes (attempt labels, restore notices)."""
-        self.display({"text/plain": text, "text/html": f"<pre class='nbflow-note'>{_escape(text)}</pre>"})
+        self.display({TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"})
 
     def error(self, name: str, value: str, traceback: str) -> None:
         with self._lock:
@@ -219,7 +221,7 @@ def static_text(outputs: list[dict[str, Any]]) -> str:
         elif out["output_type"] == "error":
             parts.append(_ANSI.sub("", "\n".join(out["traceback"])) + "\n")
         else:
-            parts.append(str(out["data"].get("text/plain", "")) + "\n")
+            parts.append(str(out["data"].get(TEXT_MIME, "")) + "\n")
     return "".join(parts)
 
 
@@ -233,14 +235,14 @@ def static_html(outputs: list[dict[str, Any]]) -> str:
             parts.append(f"<pre style='color:#b00'>{_escape(_ANSI.sub('', chr(10).join(out['traceback'])))}</pre>")
         else:
             data = out["data"]
-            if "text/html" in data:
-                parts.append(str(data["text/html"]))
-            elif "image/svg+xml" in data:
-                parts.append(str(data["image/svg+xml"]))
-            elif "image/png" in data:
-                parts.append(f"<img src='data:image/png;base64,{data['image/png']}'>")
+            if HTML_MIME in data:
+                parts.append(str(data[HTML_MIME]))
+            elif SVG_MIME in data:
+                parts.append(str(data[SVG_MIME]))
+            elif PNG_MIME in data:
+                parts.append(f"<img src='data:{PNG_MIME};base64,{data[PNG_MIME]}'>")
             else:
-                parts.append(f"<pre>{_escape(str(data.get('text/plain', '')))}</pre>")
+                parts.append(f"<pre>{_escape(str(data.get(TEXT_MIME, '')))}</pre>")
     return "".join(parts)
 
 

@@ -171,3 +171,16 @@ def test_why_names_what_changed_since_the_newest_checkpoint(diamond: Path) -> No
     assert "changed since: the code changed" in edited.stdout
     missing = run("nbflow", "why", diamond.name, "nope", cwd=folder)
     assert missing.code == 2 and "has no step 'nope' (steps: a, b, c, d)" in missing.stderr
+
+
+def test_progress_bar_counts_steps_and_stays_out_of_the_notebook(diamond: Path) -> None:
+    """--progress: the kernel's reports drive a bar over steps on stderr; none is kept in the notebook."""
+    folder = diamond.parent
+    result = run("nbflow", "run", diamond.name, "out.ipynb", "--progress", cwd=folder)
+    assert result.code == 0, result.stderr
+    assert "steps: " in result.stderr and "4/4" in result.stderr
+    nb = nbformat.read(str(folder / "out.ipynb"), as_version=4)
+    kept = [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.nbflow.progress+json"
+            in o.get("data", {})]
+    assert kept == []
+    assert {row["state"] for row in nb.metadata["nbflow"]["steps"]} == {"succeeded"}

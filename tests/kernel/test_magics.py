@@ -174,3 +174,61 @@ def test_step_help_lists_every_option(kernel: Kernel) -> None:
     for option in ("--after", "--after-any", "--retries", "--backoff", "--retry-on", "--timeout", "--if",
                    "--on-fail", "--delay", "--at", "--executor", "--no-cache", "--watch"):
         assert option in text, option
+
+
+def _probe(kernel: Kernel) -> dict[str, object]:
+    """Ask the kernel the batch engine's question, as the engine asks it (a user expression)."""
+    from nbflow.core.protocol import ACTIVE_PROBE
+
+    msg_id = kernel.client.execute("", silent=True, store_history=False, user_expressions={"active": ACTIVE_PROBE})
+    reply = kernel.client.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.client.get_shell_msg(timeout=30)
+    result: dict[str, object] = reply["content"]["user_expressions"]["active"]
+    return result
+
+
+def test_active_probe_answers_only_once_a_flow_exists(bare_kernel: Kernel) -> None:
+    """The engine's probe: False before `%load_ext`, and after it until a step exists; True then."""
+    from nbflow.core.protocol import probe_says_active
+
+    assert _probe(bare_kernel)["status"] == "ok" and not probe_says_active(_probe(bare_kernel))
+    assert bare_kernel.execute("import sys; print('nbflow.jupyter.extension' in sys.modules)").text.strip() == "False"
+    assert bare_kernel.execute("%load_ext nbflow").status == "ok"
+    assert not probe_says_active(_probe(bare_kernel))
+    bare_kernel.execute("%%step a\nx = 1")
+    assert probe_says_active(_probe(bare_kernel))
+    bare_kernel.execute("%unload_ext nbflow")
+    assert not probe_says_active(_probe(bare_kernel))
+
+
+def test_config_checks_every_pair_before_changing_anything(kernel: Kernel) -> None:
+    """A bad pair after good ones changes nothing; executor names are the ones --executor takes."""
+    before = kernel.execute("%flow config").text
+    bad = kernel.execute("%flow config max_workers=2 auto_rerun=false colour=blue")
+    assert bad.status == "error" and bad.text.count("\n") <= 1
+    assert "%flow config: unknown key 'colour' (known: auto_rerun, dask_address, executor, max_workers, store)" \
+        in bad.text
+    assert kernel.execute("%flow config").text == before
+    bad = kernel.execute("%flow config executor=gpu")
+    assert "executor: expected one of thread, process, dask, got 'gpu'" in bad.text
+    assert kernel.execute("%flow config max_workers=2 executor=dask").status == "ok"
+    listed = kernel.execute("%flow config").text
+    assert "max_workers = 2" in listed and "executor = 'dask'" in listed
+    refused = kernel.execute("%%step a\nx = 1")
+    assert refused.status == "error" and "--executor: expected an available executor" in refused.text
+    kernel.execute("kf = __import__('nbflow.jupyter.extension', fromlist=['x']).kernel_flow()")
+    assert kernel.execute("kf.flow.max_workers = 3\n%flow config").text.count("max_workers = 3") == 1
+
+
+def test_a_bad_batch_variable_is_one_line(tmp_path: Path) -> None:
+    """NBFLOW_FORCE=yes (not 1 or 0) is named in one line when the flow starts; nothing runs."""
+    kernel = Kernel(tmp_path, env={"NBFLOW_FORCE": "yes"})
+    try:
+        assert kernel.execute("%load_ext nbflow").status == "ok"
+        reply = kernel.execute(f"%%step a\nopen({str(tmp_path / 'ran')!r}, 'w')")
+        assert reply.status == "error" and reply.text.count("\n") <= 1
+        assert "NBFLOW_FORCE: expected 1 or 0, got 'yes'" in reply.text
+    finally:
+        kernel.close()
+    assert not (tmp_path / "ran").exists()
