@@ -17,7 +17,7 @@ from typing import Any, TypeVar, overload
 from .cache import AttemptResult, Cache, Restored
 from .errors import FlowFailed, FlowTimeout, StateError
 from .events import Event, Subscriber, log_event
-from .executor import Executor
+from .executor import Executor, RemoteExecutor
 from .fingerprints import DigestTable
 from .freshness import Freshness
 from .graph import Graph
@@ -65,10 +65,8 @@ class Flow:
             pool[executor.name] = executor
         self._executors = pool
         runner = host(self.namespace)
-        for executor in pool.values():
-            run = getattr(executor, "run", None)
-            if run is not None and isinstance(runner, NamespaceHost):
-                runner.remote[executor.name] = run
+        if isinstance(runner, NamespaceHost):
+            runner.remote.update({e.name: e for e in pool.values() if isinstance(e, RemoteExecutor)})
         self._scheduler = Scheduler(runner, pool, self._loop, cache, trust_digests)
         self._freshness = Freshness(self._scheduler, self.namespace)
         self.cache = cache

@@ -17,12 +17,13 @@ import linecache
 import sys
 import traceback
 import types
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from .analysis import analyze
 from .errors import NbflowError
+from .executor import RemoteExecutor, RemoteFailure, remote_failure
 from .spec import StepSpec
 
 _HERE = __file__.rsplit(".", 1)[0]
@@ -67,9 +68,8 @@ class NamespaceHost:
 
     def __init__(self, namespace: MutableMapping[str, Any]) -> None:
         self.namespace = namespace
-        # Executors that run bodies elsewhere (a process, a cluster), by name:
-        # runner(name, code_or_func, inputs, output_names) -> (outputs, stdout, stderr)
-        self.remote: dict[str, Callable[..., tuple[dict[str, Any], str, str]]] = {}
+        #: Executors that run bodies elsewhere (a process, a cluster), by name.
+        self.remote: dict[str, RemoteExecutor] = {}
 
     def snapshot(self) -> dict[str, Any]:
         scope = dict(self.namespace)
@@ -115,9 +115,12 @@ class NamespaceHost:
         deleted = tuple(n for n in analysis.deletes if n not in scope)
         return Outputs({n: scope[n] for n in names if n != "__builtins__"}, deleted, scope)
 
-    def _execute_remote(self, spec: StepSpec, runner: Callable[..., tuple[dict[str, Any], str, str]],
-                        scope: dict[str, Any]) -> Outputs:
-        """Send the inputs out, run there, bring outputs and printed text back (shown here)."""
+    def _execute_remote(self, spec: StepSpec, runner: RemoteExecutor, scope: dict[str, Any]) -> Outputs:
+        """Send the inputs out, run there, bring outputs and printed text back (shown here).
+
+        The printed text is written before a failure is raised, so it appears
+        above the traceback as it would for a step run in a thread.
+        """
         if spec.func is not None:
             body: Any = spec.func
             inputs = self._arguments(spec, scope)
@@ -127,16 +130,12 @@ class NamespaceHost:
             analysis = analyze(spec.code)
             body, names = spec.code, analysis.outputs
             inputs = {name: scope[name] for name in analysis.inputs if name in scope}
-        try:
-            values, out, err = runner(spec.name, body, inputs, names)
-        except Exception as error:
-            _, out, err = getattr(error, "nbflow_remote", ("", "", ""))
-            sys.stdout.write(out)
-            sys.stderr.write(err)
-            raise
-        sys.stdout.write(out)
-        sys.stderr.write(err)
-        return Outputs(values)
+        outcome = runner.run(spec.name, body, inputs, names)
+        sys.stdout.write(outcome.stdout)
+        sys.stderr.write(outcome.stderr)
+        if isinstance(outcome, RemoteFailure):
+            raise outcome.exception(spec.name)
+        return Outputs(outcome.outputs)
 
     def inputs_of(self, spec: StepSpec) -> frozenset[str]:
         """Names the step reads from the namespace."""
@@ -230,8 +229,15 @@ def _rebind(value: Any, old: Mapping[str, Any] | None, new: MutableMapping[str, 
 
 
 def format_error(error: BaseException) -> tuple[str, str]:
-    """(first line, traceback text) with nbflow's own frames left out."""
+    """(first line, traceback text) with nbflow's own frames left out.
+
+    For a body that failed elsewhere the text is the remote traceback: the
+    local one would show only nbflow's frames.
+    """
     line = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    failure = remote_failure(error)
+    if failure is not None:
+        return line, failure.traceback
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_HERE.rsplit("/", 2)[0]):
         tb = tb.tb_next

@@ -7,34 +7,43 @@ printed text come back to be bound and shown like a thread step's. The
 attempt's bookkeeping (cache key, restore, checkpoint) still runs in a kernel
 thread; only the body crosses. Workers are started with `spawn` (forking a
 kernel with threads is unsafe) on first use.
+
+A failure comes back as a `RemoteFailure` (see `nbflow.core.executor`): the
+remote traceback and printed text always, and the exception itself when it
+pickles and unpickles.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import multiprocessing
 import os
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import cloudpickle
 
-from ..core.errors import NbflowError
+from ..core.executor import RemoteFailure, RemoteResult
+from ..core.namespace import step_filename
 from ..core.threads import ThreadExecutor
 
 
-class RemoteStepError(NbflowError, RuntimeError):
-    """A step failed in a worker process with an exception that could not be sent back as itself."""
-
-    def __init__(self, step: str, name: str, message: str, remote_traceback: str) -> None:
-        super().__init__(f"{name}: {message}", step=step, name=name, remote_traceback=remote_traceback)
+def _ignore_interrupts() -> None:
+    """In each worker: a kernel interrupt (SIGINT to the kernel's process group) must not kill
+    a worker mid-body, which would leave its result never coming back; `%flow cancel` and
+    shutdown stop steps instead."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_in_worker(payload: bytes) -> bytes:
-    """In the worker: run the body over its inputs; return outputs, printed text, or the error."""
+    """In the worker: run the body over its inputs; return a RemoteResult, or a RemoteFailure
+    and the pickled exception (None when it does not pickle)."""
     name, body, inputs, output_names = cloudpickle.loads(payload)
     scope: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__, **inputs}
     out, err = io.StringIO(), io.StringIO()
@@ -43,18 +52,21 @@ def _run_in_worker(payload: bytes) -> bytes:
             if callable(body):
                 scope[name] = body(**inputs)
             else:
-                exec(compile(body, f"<step {name}>", "exec"), scope)
+                filename = step_filename(name)
+                # So the remote traceback shows the step's lines, as the kernel's does.
+                linecache.cache[filename] = (len(body), None, body.splitlines(True), filename)
+                exec(compile(body, filename, "exec"), scope)
     except Exception as error:
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__.tb_next
-                                                  if error.__traceback__ else None))
+        tb = error.__traceback__.tb_next if error.__traceback__ else None  # not this frame
+        text = "".join(traceback.format_exception(type(error), error, tb))
+        failure = RemoteFailure(type(error).__name__, str(error), text, out.getvalue(), err.getvalue())
         try:
             sent = cloudpickle.dumps(error)
         except Exception:
             sent = None
-        return cloudpickle.dumps(("error", sent, type(error).__name__, str(error), text,
-                                  out.getvalue(), err.getvalue()))
+        return cloudpickle.dumps((failure, sent))
     outputs = {n: scope[n] for n in output_names if n in scope}
-    return cloudpickle.dumps(("ok", outputs, out.getvalue(), err.getvalue()))
+    return cloudpickle.dumps((RemoteResult(outputs, out.getvalue(), err.getvalue()), None))
 
 
 class ProcessExecutor:
@@ -71,27 +83,22 @@ class ProcessExecutor:
     def submit(self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]) -> None:
         self._threads.submit(job, done)
 
-    def run(self, name: str, body: str | Callable[..., Any], inputs: Mapping[str, Any],
-            output_names: frozenset[str]) -> tuple[dict[str, Any], str, str]:
-        """Run one step body (code or function) in a worker: (outputs, stdout, stderr), or raise its error."""
-        payload = cloudpickle.dumps((name, body, dict(inputs), tuple(output_names)))
-        result = cloudpickle.loads(self._get_pool().apply_async(_run_in_worker, (payload,)).get())
-        if result[0] == "ok":
-            return result[1], result[2], result[3]
-        _, sent, kind, message, text, out, err = result
+    def run(self, step: str, body: str | Callable[..., Any], inputs: Mapping[str, Any],
+            output_names: frozenset[str]) -> RemoteResult | RemoteFailure:
+        """Run one step body (code or function) in a worker (see `RemoteExecutor.run`)."""
+        payload = cloudpickle.dumps((step, body, dict(inputs), tuple(output_names)))
+        outcome, sent = cloudpickle.loads(self._get_pool().apply_async(_run_in_worker, (payload,)).get())
+        if isinstance(outcome, RemoteResult) or sent is None:
+            return outcome
         error = None
-        if sent is not None:
-            with contextlib.suppress(Exception):
-                error = cloudpickle.loads(sent)
-        if not isinstance(error, BaseException):
-            error = RemoteStepError(name, kind, message, text)
-        error.nbflow_remote = (text, out, err)  # type: ignore[attr-defined]
-        raise error
+        with contextlib.suppress(Exception):  # e.g. its class is not importable here
+            error = cloudpickle.loads(sent)
+        return replace(outcome, error=error) if isinstance(error, BaseException) else outcome
 
     def _get_pool(self) -> Any:
         with self._lock:
             if self._pool is None:
-                self._pool = multiprocessing.get_context("spawn").Pool(self.capacity)
+                self._pool = multiprocessing.get_context("spawn").Pool(self.capacity, _ignore_interrupts)
             return self._pool
 
     def shutdown(self, timeout: float = 5.0) -> None:

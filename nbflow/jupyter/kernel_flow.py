@@ -72,9 +72,8 @@ class KernelHost(NamespaceHost):
             try:
                 return super().execute(spec, attempt, scope)
             except Exception as error:
-                line, text = format_error(error)
-                remote = getattr(error, "nbflow_remote", None)  # raised in a worker process
-                sink.error(type(error).__name__, str(error), remote[0] if remote else text)
+                line, text = format_error(error)  # a remote failure's text is its remote traceback
+                sink.error(type(error).__name__, str(error), text)
                 sink.note(f"{spec.name}: attempt {attempt} failed: {line}")
                 raise
 

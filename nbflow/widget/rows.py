@@ -37,13 +37,15 @@ class Coalescer:
     """
 
     def __init__(self, call_later: Callable[[float, Callable[[], object]], None],
-                 flush: Callable[[], object], interval: float = INTERVAL) -> None:
+                 flush: Callable[[], object], interval: float = INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._call_later = call_later
         self._flush = flush
         self._interval = interval
+        self._clock = clock  # the clock `call_later` counts in
         self._lock = threading.Lock()
         self._scheduled = False
-        self._last = 0.0
+        self._last = float("-inf")  # so the very first event flushes at once
 
     def __call__(self, event: ev.Event) -> None:
         final = isinstance(event, ev.FlowFinished)
@@ -51,7 +53,7 @@ class Coalescer:
             if self._scheduled and not final:
                 return
             self._scheduled = True
-            delay = 0.0 if final else max(0.0, self._last + self._interval - time.monotonic())
+            delay = 0.0 if final else max(0.0, self._last + self._interval - self._clock())
         self._call_later(delay, self._run)
 
     def _run(self) -> None:
@@ -59,5 +61,5 @@ class Coalescer:
             if not self._scheduled:
                 return  # an immediate final flush already ran
             self._scheduled = False
-            self._last = time.monotonic()
+            self._last = self._clock()
         self._flush()

@@ -118,6 +118,11 @@ class Kernel:
         if state:
             self.widgets.setdefault(msg["content"]["comm_id"], {}).update(state)
 
+    def widget_outputs(self, model_id: str) -> list[dict[str, Any]]:
+        """The nbformat outputs an Output widget shows (error outputs keep their traceback lines)."""
+        self.drain(0.2)
+        return list(self.widgets.get(model_id, {}).get("outputs", []))
+
     def widget_text(self, model_id: str) -> str:
         """The text of everything an Output widget shows."""
         self.drain(0.2)

@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from nbflow.jupyter.timeline import COLOURS
+from nbflow.render.palette import STATE_COLORS
+
 from .conftest import Kernel
+
+SVG = "{http://www.w3.org/2000/svg}"
+XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 
 
 def count(path: Path) -> int:
     """How many times a step body appended to its side-effect file."""
     return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def status_states(kernel: Kernel) -> dict[str, str]:
+    """`%flow status` as {step: state}."""
+    lines = kernel.execute("%flow status").text.strip().splitlines()
+    assert lines[0].split()[:2] == ["step", "state"], lines
+    return {line.split()[0]: line.split()[1] for line in lines[1:]}
+
+
+def graph_nodes(svg: str) -> dict[str, tuple[str, str, str]]:
+    """Each step node of the static graph SVG: {label: (state class, fill colour, tooltip)}."""
+    nodes = {}
+    for group in ET.fromstring(svg).iter(f"{SVG}g"):
+        classes = group.get("class", "").split()
+        if "nbflow-node" not in classes:
+            continue
+        (state,) = [c.removeprefix("state-") for c in classes if c.startswith("state-")]
+        label = next(group.iter(f"{SVG}text")).text or ""
+        shape = next(group.iter(f"{SVG}path"))
+        link = next(group.iter(f"{SVG}a"))
+        nodes[label] = (state, shape.get("fill", ""), link.get(XLINK_TITLE, ""))
+    return nodes
 
 
 def test_load_ext_stays_light(bare_kernel: Kernel) -> None:
@@ -84,14 +113,26 @@ def test_bad_header_is_one_line_and_keeps_previous_definition(kernel: Kernel, tm
 
 
 def test_unknown_dependency_and_cycle_are_rejected(kernel: Kernel) -> None:
-    """An unknown --after and a cycle each give one clear line and register nothing."""
+    """An unknown --after and a cycle each give one clear line and register nothing: the previous
+    definition stays, unchanged and up to date."""
     reply = kernel.execute("%%step b --after nope\nx = 1")
-    assert reply.status == "error" and "unknown step 'nope'" in reply.text
+    assert reply.status == "error" and reply.text == "UnknownStepError: step 'b': unknown step 'nope'"
     kernel.execute("%%step a\nx = 1")
+    assert kernel.execute("%flow wait").status == "ok"
+    assert status_states(kernel) == {"a": "succeeded"}  # the rejected b left nothing behind
     kernel.execute("%%step b --after a\ny = 1")
+    assert kernel.execute("%flow wait").status == "ok"
     cycle = kernel.execute("%%step a --after b\nx = 2")
-    assert cycle.status == "error" and "dependency cycle" in cycle.text
-    assert "a    " in kernel.execute("%flow status").text
+    assert cycle.status == "error"
+    assert cycle.text == "CycleError: step 'a': dependency cycle a → b → a"
+    assert status_states(kernel) == {"a": "succeeded", "b": "succeeded"}  # nothing was made stale
+    assert kernel.execute("%flow run").text.strip() == "nbflow: everything is up to date"
+    spec = kernel.execute("from nbflow.jupyter.extension import kernel_flow\n"
+                          "print(kernel_flow().flow.steps['a'].after, repr(kernel_flow().flow.steps['a'].code))")
+    assert spec.text.strip() == "() 'x = 1\\n'"
+    kernel.execute("%flow run a --force")
+    assert kernel.execute("%flow wait").status == "ok"
+    assert kernel.execute("print(x)").text.strip() == "1"  # the old body ran, not the rejected one
 
 
 def test_failed_attempt_leaves_namespace_unchanged(kernel: Kernel) -> None:
@@ -158,12 +199,22 @@ def test_flow_commands(kernel: Kernel) -> None:
     assert "max_workers: expected a whole number >= 1, got 'zero'" in bad.text
     assert "max_workers = " in kernel.execute("%flow config").text
 
+    expected = {"gate": "stale", "after": "stale", "sleepy": "cancelled"}
+    assert status_states(kernel) == expected
     shown = kernel.execute("%flow")
     data = next(o["data"] for o in shown.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {}))
-    assert ">gate<" in data["image/svg+xml"] and ">sleepy<" in data["image/svg+xml"]
-    assert "gate" in shown.text and "sleepy" in shown.text
+    nodes = graph_nodes(data["image/svg+xml"])
+    assert {name: state for name, (state, _, _) in nodes.items()} == expected
+    for name, (state, fill, tooltip) in nodes.items():
+        assert fill == STATE_COLORS[state][0] and tooltip == f"{name}: {state}", name
+    plain = {line.split()[0]: line.split()[1] for line in data["text/plain"].splitlines()[1:]}
+    assert plain == expected
     timeline = kernel.execute("%flow timeline")
-    assert any("image/svg+xml" in o.get("data", {}) for o in timeline.outputs)
+    (svg,) = [o["data"]["image/svg+xml"] for o in timeline.outputs if "image/svg+xml" in o.get("data", {})]
+    bars = {(rect.findtext(f"{SVG}title") or "").split(":")[0]: rect.get("fill")
+            for rect in ET.fromstring(svg).iter(f"{SVG}rect")}
+    assert set(bars) == {"gate attempt 1", "after attempt 1", "sleepy attempt 1"}  # a bar per attempt run
+    assert bars["sleepy attempt 1"] == COLOURS["cancelled"]
     unknown = kernel.execute("%flow frobnicate")
     assert unknown.status == "error" and "%flow:" in unknown.text
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 from .conftest import Kernel
@@ -172,8 +171,10 @@ def test_kernel_shutdown_cancels_running_steps_and_records_it(tmp_path: Path) ->
 
     kernel = fresh(tmp_path)
     try:
-        kernel.execute("%%step forever\nimport time\ntime.sleep(60)")
-        time.sleep(0.3)
+        kernel.execute("import threading\nstarted = threading.Event()")
+        kernel.execute("%%step forever\nstarted.set()\nimport time\ntime.sleep(60)")
+        assert kernel.execute("print(started.wait(30))").text.strip() == "True"
+        assert re.search(r"forever\s+running", kernel.execute("%flow status").text)
     finally:
         kernel.close()
     manifest = Manifest(tmp_path / ".nbflow" / "manifest.sqlite", "notebook")

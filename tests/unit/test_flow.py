@@ -14,8 +14,10 @@ import pytest
 
 from nbflow.core import events as ev
 from nbflow.core.errors import FlowFailed, FlowTimeout, NbflowError, OptionError, StateError
+from nbflow.core.executor import Done
 from nbflow.core.flow import Flow
 from nbflow.core.states import State
+from nbflow.core.threads import ThreadExecutor
 
 
 @pytest.fixture
@@ -23,6 +25,32 @@ def flow() -> Iterator[Flow]:
     f = Flow(max_workers=4)
     yield f
     f.close()
+
+
+class Settling(ThreadExecutor):
+    """A thread executor that counts attempts the scheduler has finished judging.
+
+    An abandoned attempt's thread goes on running; a test that asserts its
+    late result was dropped waits here for the scheduler to have seen it.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers)
+        self._settled = threading.Semaphore(0)
+
+    def submit(self, job: Any, done: Done) -> None:
+        def settle(result: Any, error: BaseException | None) -> None:
+            try:
+                done(result, error)
+            finally:
+                self._settled.release()
+
+        super().submit(job, settle)
+
+    def wait_settled(self, count: int, timeout: float = 10) -> None:
+        """Until `count` more attempts' completions (late ones included) have been handled."""
+        for _ in range(count):
+            assert self._settled.acquire(timeout=timeout), "an attempt never came back"
 
 
 def states(flow: Flow) -> dict[str, str]:
@@ -144,11 +172,12 @@ def test_infinite_retries_until_success(flow: Flow) -> None:
 
 def test_timeout_abandons_the_attempt_and_discards_its_late_outputs() -> None:
     """A timed-out attempt fails with TimeoutError; what its thread does later is dropped."""
-    with Flow(max_workers=1) as flow:
+    executor = Settling(1)
+    with Flow(executors=[executor]) as flow:
         release = threading.Event()
         flow.namespace["release"] = release
         flow.namespace["tries"] = []
-        flow.add("slow", "tries.append(1)\nif len(tries) == 1: release.wait(5)\nvalue = len(tries)",
+        flow.add("slow", "tries.append(1)\nmine = len(tries)\nif mine == 1: release.wait(5)\nvalue = mine",
                  timeout="200ms", retries=1)
         t0 = time.monotonic()
         flow.run()
@@ -159,19 +188,23 @@ def test_timeout_abandons_the_attempt_and_discards_its_late_outputs() -> None:
         log = flow.status()["slow"].attempt_log
         assert log[0].timed_out and "timed out after 200ms" in (log[0].error or "")
         release.set()
-        time.sleep(0.2)
+        executor.wait_settled(2)  # the retry, then the abandoned first attempt
         assert flow.namespace["value"] == 2  # the abandoned attempt's value=1 never lands
 
 
-def test_timeout_without_retries_fails_and_namespace_is_untouched(flow: Flow) -> None:
-    """A step that times out leaves the namespace as it was."""
-    flow.namespace["x"] = "before"
-    flow.add("slow", "import time\nx = 'during'\ntime.sleep(0.5)\nx = 'after'", timeout="100ms")
-    flow.run()
-    with pytest.raises(FlowFailed, match="TimeoutError"):
-        flow.wait(timeout=10)
-    time.sleep(0.6)
-    assert flow.namespace["x"] == "before"
+def test_timeout_without_retries_fails_and_namespace_is_untouched() -> None:
+    """A step that times out leaves the namespace as it was, also once its thread finishes."""
+    executor = Settling(4)
+    with Flow(executors=[executor]) as flow:
+        gate = threading.Event()
+        flow.namespace.update(x="before", gate=gate)
+        flow.add("slow", "x = 'during'\ngate.wait(5)\nx = 'after'", timeout="100ms")
+        flow.run()
+        with pytest.raises(FlowFailed, match="TimeoutError"):
+            flow.wait(timeout=10)
+        gate.set()
+        executor.wait_settled(1)
+        assert flow.namespace["x"] == "before"
 
 
 def test_on_fail_continue_lets_dependents_run_and_wait_does_not_raise(flow: Flow) -> None:
@@ -245,33 +278,37 @@ def test_at_future_time_waits_and_past_time_runs_now(flow: Flow) -> None:
     assert queued["later"] == pytest.approx(start + 0.4, abs=0.01)
 
 
-def test_cancel_one_step_cancels_what_cannot_run_without_it(flow: Flow) -> None:
+def test_cancel_one_step_cancels_what_cannot_run_without_it() -> None:
     """Cancelling a running step cancels it and its --after dependents; others finish."""
-    gate = threading.Event()
-    flow.namespace["gate"] = gate
-    flow.add("hang", "gate.wait(5)\nh = 1")
-    flow.add("child", "c = 1", after="hang")
-    flow.add("other", "o = 1")
-    flow.run()
-    flow.wait("other", timeout=10)
-    assert flow.cancel("hang") == frozenset({"hang"})
-    flow.wait(timeout=10)
-    gate.set()
-    got = flow.status()
-    assert (got["hang"].state, got["child"].state) == (State.CANCELLED, State.CANCELLED)
-    assert got["child"].reason == "upstream step 'hang' was cancelled"
-    time.sleep(0.1)
-    assert "h" not in flow.namespace
+    executor = Settling(4)
+    with Flow(executors=[executor]) as flow:
+        gate = threading.Event()
+        flow.namespace["gate"] = gate
+        flow.add("hang", "gate.wait(5)\nh = 1")
+        flow.add("child", "c = 1", after="hang")
+        flow.add("other", "o = 1")
+        flow.run()
+        flow.wait("other", timeout=10)
+        assert flow.cancel("hang") == frozenset({"hang"})
+        flow.wait(timeout=10)
+        gate.set()
+        got = flow.status()
+        assert (got["hang"].state, got["child"].state) == (State.CANCELLED, State.CANCELLED)
+        assert got["child"].reason == "upstream step 'hang' was cancelled"
+        executor.wait_settled(2)  # "other", then the cancelled "hang" once its thread returned
+        assert "h" not in flow.namespace
+        assert flow.namespace["o"] == 1
 
 
 def test_cancel_during_backoff_wait(flow: Flow) -> None:
     """A step waiting out its backoff is cancelled at once and never retried."""
     flow.namespace["n"] = []
     flow.add("s", "n.append(1)\nraise RuntimeError('x')", retries=5, backoff="fixed:10s")
+    retrying = threading.Event()
+    flow.subscribe(lambda event: retrying.set() if isinstance(event, ev.StepRetrying) else None)
     flow.run()
-    deadline = time.monotonic() + 5
-    while flow.status()["s"].state is not State.RETRYING and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert retrying.wait(5)
+    assert flow.status()["s"].state is State.RETRYING
     flow.cancel()
     flow.wait(timeout=2)
     assert flow.status()["s"].state is State.CANCELLED

@@ -172,6 +172,5 @@ def test_random_flows_end_as_the_oracle_says(steps: list[Plan]) -> None:
     finally:
         gate.set()
         flow.close()
-    time.sleep(0.01)
     left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert left == []
