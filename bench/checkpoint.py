@@ -1,4 +1,4 @@
-"""Checkpoint throughput beside raw disk I/O and np.save/np.load (issue 4's benchmark).
+"""Checkpoint throughput beside raw disk I/O and np.save/np.load.
 
     python bench/checkpoint.py           # 256 MB array, 2,000,000-row DataFrame, 200,000 tuples
     python bench/checkpoint.py --quick   # an eighth of each, fewer repeats

@@ -1,4 +1,4 @@
-"""Scheduler overhead per no-op step: nbflow beside an asyncio floor and Dask (issue 3's benchmark).
+"""Scheduler overhead per no-op step: nbflow beside an asyncio floor and Dask.
 
     .venv/bin/python bench/scheduler.py               # full run, under 2 minutes
     .venv/bin/python bench/scheduler.py --quick       # fewer repetitions

@@ -1,8 +1,8 @@
 """The `nbflow` command: run a notebook unattended, draw its graph, show and clean its store.
 
 Exit codes: 0 success; 1 the run failed (a step or a cell; each failed step
-is named on stderr); 2 bad usage (an unknown option, a missing file, a bad
-parameter or header).
+is named on stderr; a bad `%%step` header fails its cell); 2 bad usage (an
+unknown option, a missing file, a bad parameter; `dag` and `why`: a bad header).
 """
 
 from __future__ import annotations

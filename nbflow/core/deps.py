@@ -1,4 +1,4 @@
-"""The dependency rule of SPEC §2 as one pure function.
+"""The dependency rule (docs/guide/concepts.md, "Dependencies") as one pure function.
 
 The scheduler asks it whether a waiting step may run, may not, or is
 settled (blocked, cancelled, skipped) by its dependencies.

@@ -1,4 +1,4 @@
-"""The `%%step NAME [options]` header line (SPEC §2), parsed into a `StepSpec`.
+"""The `%%step NAME [options]` header line (docs/guide/step-options.md), parsed into a `StepSpec`.
 
 The header is split with shell quoting rules (`shlex`) and read with
 `argparse`; this module only knows which options exist and how many values
@@ -190,7 +190,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser() -> HeaderParser:
-    """A fresh parser for the `%%step` header (NAME plus every SPEC §2 option).
+    """A fresh parser for the `%%step` header (NAME plus every option in OPTIONS).
 
     Options left out are absent from the parsed namespace (not None), so only
     what the user wrote reaches `make_spec`. Repeatable options collect lists.

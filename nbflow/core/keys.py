@@ -24,7 +24,7 @@ A key covers, as separate parts (so `%flow why` can say which one changed):
 
 Anything that cannot be hashed reliably, or code that reads the namespace
 in ways the syntax tree does not show (`globals()`, `eval`), gives no key:
-caching is off for that step, with the reason. See docs/checkpoints.md.
+caching is off for that step, with the reason. See docs/guide/checkpoints.md.
 """
 
 from __future__ import annotations

@@ -208,3 +208,10 @@ def _build_parser() -> _Parser:
 
 
 _PARSER = _build_parser()
+#: Every `%flow` subcommand the parser accepts, in declaration order (docs/guide/commands.md has one section each).
+SUBCOMMANDS: tuple[str, ...] = tuple(
+    name
+    for action in _PARSER._actions
+    if isinstance(action, argparse._SubParsersAction)
+    for name in action.choices
+)

@@ -1,4 +1,4 @@
-"""Checkpoint storage: signed, atomic files holding a step's outputs (SPEC §5).
+"""Checkpoint storage: signed, atomic files holding a step's outputs (docs/guide/reliability.md).
 
 `CheckpointStore(root)` is the entry point; see `checkpoint.py` for what it
 guarantees and `format.py` for the file format.

@@ -14,7 +14,7 @@ def state(kernel: Kernel, step: str) -> str:
 
 
 def test_options_end_to_end(kernel: Kernel) -> None:
-    """Every option changes what happens in the kernel as SPEC §2 says."""
+    """Every option changes what happens in the kernel as docs/guide/step-options.md says."""
     kernel.execute("calls = []")
     run = [
         "%%step fast\nf = 1",

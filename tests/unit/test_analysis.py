@@ -1,4 +1,4 @@
-"""What a step reads and writes (SPEC §4): table-driven cases for `analyze`, and an oracle."""
+"""What a step reads and writes (docs/guide/concepts.md, "Steps"): table-driven cases for `analyze`, and an oracle."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dependency rule of SPEC §2, one case per row."""
+"""The dependency rule (docs/guide/concepts.md, "Dependencies"), one case per row."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_dependency_rule(case: Case) -> None:
-    """verdict() gives the SPEC §2 answer for each combination of dependency states."""
+    """verdict() gives the documented answer for each combination of dependency states."""
     spec = make_spec("s", "pass", after=case.after or None, after_any=case.any_of or None)
     on_fail = {name: "continue" if name in case.continue_on else "stop" for name in case.states}
     result = verdict(spec, lambda d: outcome(case.states[d], on_fail[d]))

@@ -1,4 +1,4 @@
-"""The Flow API end to end on real threads: every option of SPEC §2, with short real times."""
+"""The Flow API end to end on real threads: every option of docs/guide/step-options.md, with short real times."""
 
 from __future__ import annotations
 
@@ -63,8 +63,8 @@ def record(flow: Flow) -> list[ev.Event]:
     return seen
 
 
-def test_spec_example_flow_runs_with_the_states_the_spec_says(flow: Flow) -> None:
-    """SPEC §1 as code strings: all succeed, the plot's condition decides, report sees stats."""
+def test_readme_example_flow_runs_with_the_documented_states(flow: Flow) -> None:
+    """The README's example flow as code strings: all succeed, the plot's condition decides, report sees stats."""
     ns = flow.namespace
     ns["read_rows"] = lambda path: [{"ok": i % 3 != 0, "v": i} for i in range(30)]
     ns["compute"] = lambda rows: sum(r["v"] for r in rows)

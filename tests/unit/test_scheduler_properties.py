@@ -1,6 +1,6 @@
 """Hypothesis: random DAGs with random failures, retries, conditions and cancellations.
 
-The oracle below restates SPEC §2 on its own (it does not call the
+The oracle below restates the dependency rule of docs/guide/concepts.md on its own (it does not call the
 scheduler's dependency rule): given what each step's body does, it says how
 the run must end. The events are replayed to check that no attempt started
 before its dependencies allowed it.

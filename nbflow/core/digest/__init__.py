@@ -6,7 +6,7 @@ apart give different ones (`1`, `1.0`, `True` and `"1"`; dict order; a
 DataFrame's column names and dtypes; a function's code, defaults, closure and
 the globals it reads). A value that cannot be hashed reliably raises
 `Unhashable`, naming its type and where it sits; callers turn caching off
-for that step rather than guess. See docs/checkpoints.md for what a key
+for that step rather than guess. See docs/guide/checkpoints.md for what a key
 covers and what it cannot see.
 
 Functions from the namespace are hashed with everything they reach, so the
