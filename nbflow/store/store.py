@@ -21,6 +21,7 @@ from ..core.digest import Digest
 from ..core.errors import NbflowWarning
 from ..core.keys import Part
 from ..core.namespace import Outputs
+from ..core.protocol import STORE
 from ..core.spec import StepSpec
 from .checkpoint import CheckpointStore
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
@@ -126,7 +127,7 @@ def _warn(message: str) -> None:
 def open_store(folder: str | os.PathLike[str], *, flow_name: str, configured: str | None = None) -> Store:
     """The store for a notebook in `folder`: `configured`, else NBFLOW_STORE, else `folder/.nbflow`."""
     default = Path(folder) / DEFAULT_FOLDER
-    wanted = configured or os.environ.get("NBFLOW_STORE") or str(default)
+    wanted = configured or STORE.read() or str(default)
     if wanted != str(default):
         try:
             return Store(wanted, flow_name=flow_name, local_root=default, watch_root=folder)

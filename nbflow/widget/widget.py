@@ -20,6 +20,7 @@ import traitlets
 
 from ..core.flow import Flow
 from ..core.graph import Graph
+from ..core.protocol import SVG_MIME, TEXT_MIME, WIDGET_MIME
 from ..core.status import StepStatus, StepStatusJSON
 from ..render.dot import flow_dot
 from ..render.layout import render_svg
@@ -174,7 +175,7 @@ class FlowWidget(anywidget.AnyWidget):
     def bundle(self) -> dict[str, Any]:
         """widget view + static SVG + text table: each front end shows the best it can."""
         data = static_bundle(self._flow)
-        data["application/vnd.jupyter.widget-view+json"] = {
+        data[WIDGET_MIME] = {
             "version_major": 2, "version_minor": 0, "model_id": self.model_id,
         }
         return data
@@ -192,13 +193,13 @@ def static_bundle(flow: Flow) -> dict[str, Any]:
 
     What nbconvert, GitHub and papermill outputs show where widgets cannot render.
     """
-    data: dict[str, Any] = {"text/plain": flow.table()}
+    data: dict[str, Any] = {TEXT_MIME: flow.table()}
     graph = flow.graph
     if len(graph):
         try:
-            data["image/svg+xml"] = render_svg(flow_dot(graph, flow.status()))
+            data[SVG_MIME] = render_svg(flow_dot(graph, flow.status()))
         except Exception as error:
-            data["text/plain"] += f"\n(graph not drawn: {error})"
+            data[TEXT_MIME] += f"\n(graph not drawn: {error})"
     return data
 
 

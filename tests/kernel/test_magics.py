@@ -6,7 +6,6 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from nbflow.jupyter.timeline import COLOURS
 from nbflow.render.palette import STATE_COLORS
 
 from .conftest import Kernel
@@ -24,7 +23,8 @@ def status_states(kernel: Kernel) -> dict[str, str]:
     """`%flow status` as {step: state}."""
     lines = kernel.execute("%flow status").text.strip().splitlines()
     assert lines[0].split()[:2] == ["step", "state"], lines
-    return {line.split()[0]: line.split()[1] for line in lines[1:]}
+    assert lines[-1].startswith(f"{len(lines) - 2} steps, "), lines  # the totals line counts the rows
+    return {line.split()[0]: line.split()[1] for line in lines[1:-1]}
 
 
 def graph_nodes(svg: str) -> dict[str, tuple[str, str, str]]:
@@ -207,14 +207,16 @@ def test_flow_commands(kernel: Kernel) -> None:
     assert {name: state for name, (state, _, _) in nodes.items()} == expected
     for name, (state, fill, tooltip) in nodes.items():
         assert fill == STATE_COLORS[state][0] and tooltip == f"{name}: {state}", name
-    plain = {line.split()[0]: line.split()[1] for line in data["text/plain"].splitlines()[1:]}
+    header, *rows, totals = data["text/plain"].splitlines()
+    assert header.split()[:2] == ["step", "state"] and totals.startswith("3 steps, 0 restored")
+    plain = {line.split()[0]: line.split()[1] for line in rows}
     assert plain == expected
     timeline = kernel.execute("%flow timeline")
     (svg,) = [o["data"]["image/svg+xml"] for o in timeline.outputs if "image/svg+xml" in o.get("data", {})]
     bars = {(rect.findtext(f"{SVG}title") or "").split(":")[0]: rect.get("fill")
             for rect in ET.fromstring(svg).iter(f"{SVG}rect")}
     assert set(bars) == {"gate attempt 1", "after attempt 1", "sleepy attempt 1"}  # a bar per attempt run
-    assert bars["sleepy attempt 1"] == COLOURS["cancelled"]
+    assert bars["sleepy attempt 1"] == STATE_COLORS["cancelled"][0]  # the graph's colour for the state
     unknown = kernel.execute("%flow frobnicate")
     assert unknown.status == "error" and "%flow:" in unknown.text
 

@@ -23,9 +23,9 @@ from papermill.engines import NBClientEngine
 from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 
-from ..core.protocol import ACTIVE_PROBE, PROGRESS_MIME, STATUS_MIME, BatchEnv, probe_says_active
-from .cells import uses_nbflow
-from .progress import StepProgress
+from ...core.protocol import ACTIVE_PROBE, PROGRESS_MIME, STATUS_MIME, BatchEnv, probe_says_active
+from ..cells import uses_nbflow
+from ..progress import StepProgress
 
 FINAL_SOURCE = "%flow wait"
 FINAL_TAG = "nbflow-final"
