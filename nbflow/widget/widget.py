@@ -65,7 +65,7 @@ class FlowWidget(anywidget.AnyWidget):
         # Laid out on the layout thread: the static SVG of the display is drawn
         # meanwhile on the caller's, so a big graph costs one layout's time, not two.
         self._graph = flow.graph
-        self._pending_layout = _LAYOUT.submit(self._layout, self._graph, flow.status())
+        self._pending_layout = _LAYOUT.submit(self._layout, self._graph)
 
     def wait_layout(self, timeout: float | None = None) -> None:
         """Block until the first layout is in the model (tests, benchmarks)."""
@@ -80,13 +80,13 @@ class FlowWidget(anywidget.AnyWidget):
             self._graph = graph
             _LAYOUT.submit(self._layout_if_current, graph)
             return
-        self._push(self._flow.status())
+        self._push()
 
     def _layout_if_current(self, graph: Graph) -> None:
         if self._flow.graph is graph:
-            self._layout(graph, self._flow.status())
+            self._layout(graph)
 
-    def _layout(self, graph: Graph, statuses: dict[str, StepStatus]) -> None:
+    def _layout(self, graph: Graph) -> None:
         try:
             svg = render_svg(flow_dot(graph, live=True)) if len(graph) else ""
             message = ""
@@ -98,11 +98,16 @@ class FlowWidget(anywidget.AnyWidget):
             with self.hold_sync():
                 self.layout_svg = svg
                 self.message = message
-                self._push(statuses, force=True)
+                # The statuses as they are now, not when the layout began: a big graph takes
+                # long enough to lay out that the run may have finished meanwhile.
+                self._push(force=True)
 
-    def _push(self, statuses: dict[str, StepStatus], force: bool = False) -> None:
-        rows = step_rows(statuses)
+    def _push(self, force: bool = False) -> None:
+        """Send the rows that changed. The statuses are read under the lock, so of two pushes
+        racing (the layout thread's and an update's) the later one also sends the newer state."""
         with self._lock:
+            statuses = self._flow.status()
+            rows = step_rows(statuses)
             if rows == self._sent and not force:
                 return
             changed = {n for n, row in rows.items() if self._sent.get(n) != row}

@@ -42,7 +42,7 @@ def test_demo_runs_from_the_installed_wheel(tmp_path: Path) -> None:
     executed = work / "out" / "quickstart.ipynb"
     assert f"wrote {executed}" in demo.stdout
     nb = nbformat.read(str(executed), as_version=4)
-    states = {row["step"]: row["state"] for row in nb.metadata["nbflow"]["steps"]}
+    states = {row["name"]: row["state"] for row in nb.metadata["nbflow"]["steps"]}
     assert states == dict.fromkeys(["load", "clean", "stats", "plot", "report"], "succeeded")
     assert "5 steps, 0 restored" in demo.stdout
     assert not (target / "nbflow" / "notebooks" / ".nbflow").exists(), "the demo wrote into the installed package"

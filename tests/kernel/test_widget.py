@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from .conftest import Kernel
 
@@ -30,14 +31,18 @@ def test_flow_show_is_a_widget_with_static_fallback(kernel: Kernel) -> None:
     assert "broken" in data["text/plain"] and "failed" in data["text/plain"]
     model = kernel.wait_widget(data[WIDGET]["model_id"], lambda m: bool(m.get("layout_svg")))  # laid out off-thread
     assert model["layout_svg"].count('class="node') == 4
-    # the model's final rows equal status() in the kernel
-    kernel.drain(0.5)
+    # the model's final rows equal status() in the kernel (read messages until they do, or fail)
     status = kernel.execute(
         "import json; from nbflow.jupyter.extension import kernel_flow\n"
         "print(json.dumps({n: [s.state.value, s.attempts] for n, s in kernel_flow().flow.status().items()}))"
     )
     expected = json.loads(status.text)
-    assert {n: [row["state"], row["attempts"]] for n, row in model["steps"].items()} == expected
+
+    def rows(m: dict[str, Any]) -> dict[str, list[Any]]:
+        return {n: [row["state"], row["attempts"]] for n, row in m.get("steps", {}).items()}
+
+    model = kernel.wait_widget(data[WIDGET]["model_id"], lambda m: rows(m) == expected)
+    assert rows(model) == expected
     assert expected["broken"][0] == "failed" and expected["clean"][0] == "succeeded"
 
 
@@ -62,9 +67,14 @@ def test_new_step_relayouts_the_shown_graph(kernel: Kernel) -> None:
     model_id = _widget_output(kernel.execute("%flow show"))[WIDGET]["model_id"]
     kernel.execute("%%step b --after a\ny = x + 1")
     kernel.execute("%flow wait", timeout=30)
-    kernel.drain(1.0)
-    model = kernel.widgets[model_id]
-    nodes = re.findall(r'class="node[^"]*">\s*<title>(\w+)</title>', model["layout_svg"])
+
+    def node_names(model: dict[str, object]) -> list[str]:
+        return sorted(re.findall(r'class="node[^"]*">\s*<title>(\w+)</title>', str(model.get("layout_svg", ""))))
+
+    # Read messages until the new layout arrives with b's final row; fails after the deadline if it never does.
+    model = kernel.wait_widget(model_id, lambda m: len(node_names(m)) == 2
+                               and m.get("steps", {}).get("b", {}).get("state") == "succeeded")
+    nodes = node_names(model)
     assert sorted(nodes) == ["a", "b"]
     assert model["steps"]["b"]["state"] == "succeeded"
 
@@ -82,8 +92,10 @@ def test_thousand_steps_send_a_bounded_number_of_messages(kernel: Kernel) -> Non
     reply = kernel.execute(code, timeout=120)
     assert reply.status == "ok", reply.error
     model_id = _widget_output(reply)[WIDGET]["model_id"]
-    reply = kernel.execute("time.sleep(0.3); print(elapsed, w.updates, w.layouts)")
-    kernel.drain(0.5)
+    # The final update (sent on FlowFinished) reached the front end: nothing more will be sent.
+    kernel.wait_widget(model_id, lambda m: len(m.get("steps", {})) == 1000
+                       and all(r["state"] == "succeeded" for r in m["steps"].values()))
+    reply = kernel.execute("print(elapsed, w.updates, w.layouts)")
     elapsed, updates, layouts = reply.text.split()
     # one update per 100 ms at most, plus the final one and the layout's
     bound = int(float(elapsed) / 0.1) + 4
@@ -105,11 +117,8 @@ def test_graph_draws_in_a_kernel_without_dot_on_path(tmp_path: Path) -> None:
         kernel.execute("%flow wait", timeout=30)
         data = _widget_output(kernel.execute("%flow show"))
         assert ">a<" in data["image/svg+xml"] and ">b<" in data["image/svg+xml"]
-        model = kernel.widgets[data[WIDGET]["model_id"]]
-        for _ in range(100):  # the layout is sent from the widget's layout thread: read messages until it comes
-            if str(model.get("layout_svg", "")).startswith("<svg"):
-                break
-            kernel.drain(0.1)
+        # The layout is sent from the widget's layout thread: read messages until it comes.
+        model = kernel.wait_widget(data[WIDGET]["model_id"], lambda m: bool(m.get("layout_svg")))
         assert model["message"] == "" and model["layout_svg"].startswith("<svg")
     finally:
         kernel.close()
