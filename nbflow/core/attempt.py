@@ -16,27 +16,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from .cache import AttemptResult, Cache, Previous, Refused, Restored, Snapshot
 from .digest import Digest, Unhashable, digest
 from .digest.pieces import recording
 from .fingerprints import DigestTable
+from .host import Runner
 from .keys import StepKey, changed_parts, step_key
 from .namespace import Outputs
 from .spec import StepSpec
 
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, frozenset, range)
-
-
-class Runner(Protocol):
-    """What an attempt needs from the host: a snapshot to run in, and running the body there."""
-
-    namespace: Any
-
-    def snapshot(self) -> dict[str, Any]: ...
-    def runs_here(self, spec: StepSpec) -> bool: ...
-    def execute(self, spec: StepSpec, attempt: int = 1, scope: dict[str, Any] | None = None) -> Outputs: ...
 
 
 def run_attempt(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force: bool,
