@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
-from .errors import CycleError, DependentsError, DuplicateStepError, UnknownStepError
+from .errors import CycleError, DependentsError, DuplicateStepError, NbflowError, UnknownStepError
 from .spec import StepSpec
 
 
@@ -207,3 +207,20 @@ class Graph:
                 seen.add(node)
                 frontier.extend(nexts(node))
         return seen
+
+
+def dependency_order(specs: Iterable[StepSpec]) -> list[StepSpec]:
+    """`specs` with each step after the ones it depends on (given order breaks ties).
+
+    For defining stored steps one by one. Specs that do not form a valid graph
+    (a dependency that is not among them, a cycle) come back in the given
+    order, for the caller's definitions to reject one by one.
+    """
+    specs = list(specs)
+    try:
+        graph = Graph(specs)
+        order = graph.topological_order()
+    except NbflowError:
+        return specs
+    return [graph[name] for name in order]
+

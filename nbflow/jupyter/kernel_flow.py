@@ -18,7 +18,9 @@ from typing import Any
 
 from ..core import events as ev
 from ..core.durations import format_duration
+from ..core.errors import UnknownStepError
 from ..core.flow import Flow
+from ..core.graph import dependency_order
 from ..core.header import parse_header
 from ..core.namespace import NamespaceHost, Outputs, format_error
 from ..core.protocol import NOTEBOOK, PROGRESS_MIME, STATUS_MIME, BatchEnv
@@ -278,14 +280,17 @@ class KernelFlow:
     def resume(self) -> Resumed:
         """`%flow resume` after a restart: rebuild the steps the manifest remembers, restore their outputs."""
         keys = {r.status.name: r.status.key for r in self.store.manifest.latest() if r.status.key}
-        restored, missing = [], []
-        for record in self.store.manifest.load_specs():
-            spec = record.spec()
+        restored: list[str] = []
+        missing: list[str] = []
+        # Dependencies first: the stored order numbers restart in every kernel session, so a step
+        # redefined later can tie with (or precede) the steps it depends on.
+        for spec in dependency_order([record.spec() for record in self.store.manifest.load_specs()]):
             key = keys.get(spec.name)
-            if key is not None and self.flow.restore(spec, key):
-                restored.append(spec.name)
-            else:
-                missing.append(spec.name)
+            try:
+                done = key is not None and self.flow.restore(spec, key)
+            except UnknownStepError:  # depends on a step that was never stored
+                done = False
+            (restored if done else missing).append(spec.name)
         return Resumed(tuple(restored), tuple(missing))
 
     @property

@@ -94,6 +94,34 @@ def test_flow_resume_restores_without_running_cells(tmp_path: Path) -> None:
     assert count(log) == 3
 
 
+def test_resume_defines_dependencies_first_whatever_order_the_cells_ran_in(tmp_path: Path) -> None:
+    """A later session that ran only `clean` again stores it first in cell order; resume still works."""
+    log = tmp_path / "log.txt"
+    parameter, load, clean, total, wait = cells(log)
+    first = fresh(tmp_path)
+    try:
+        run_all(first, [parameter, load, clean, total, wait])
+    finally:
+        first.close()
+    second = fresh(tmp_path)  # resumes, then runs only the clean cell (now first in its session's order)
+    try:
+        second.execute(parameter)
+        assert "restored 3 step(s)" in second.execute("%flow resume").text
+        second.execute(clean)
+        assert second.execute("%flow wait").status == "ok"
+    finally:
+        second.close()
+    third = fresh(tmp_path)
+    try:
+        third.execute(parameter)
+        reply = third.execute("%flow resume")
+        assert reply.status == "ok", reply.text
+        assert "restored 3 step(s): load, clean, total" in reply.text
+        assert third.execute("print(result)").text.strip() == str(sum(r for r in range(10) if r > 3))
+    finally:
+        third.close()
+
+
 def test_no_cache_and_invalidate_force_execution(tmp_path: Path) -> None:
     """--no-cache always executes; %flow invalidate drops the checkpoint so the step runs again."""
     log = tmp_path / "log.txt"

@@ -15,7 +15,7 @@ from nbflow.core.errors import (
     UnknownStepError,
 )
 from nbflow.core.graph import Graph
-from nbflow.core.spec import make_spec
+from nbflow.core.spec import StepSpec, make_spec
 
 
 def build(*defs: tuple[str, str]) -> Graph:
@@ -151,3 +151,16 @@ def test_graph_errors_pickle() -> None:
     assert str(copy) == str(error)
     assert copy.cycle == ("a", "b", "a")
     assert isinstance(copy, ValueError)
+
+
+def test_dependency_order_puts_dependencies_first_and_keeps_ties_in_given_order() -> None:
+    """Stored specs come back defined-in-turn order; an invalid set comes back as given."""
+    from nbflow.core.graph import dependency_order
+
+    def spec(name: str, after: str | None = None) -> StepSpec:
+        return make_spec(name, "pass", after=[after] if after else None)
+
+    specs = [spec("clean", "load"), spec("other"), spec("load"), spec("total", "clean")]
+    assert [s.name for s in dependency_order(specs)] == ["other", "load", "clean", "total"]
+    orphan = [spec("b", "gone"), spec("a")]
+    assert [s.name for s in dependency_order(orphan)] == ["b", "a"]
