@@ -20,7 +20,7 @@ coalesced updates.
    no-widget and widget runs interleaved. `display s` is the client-side
    round trip of the `w = flow_widget(f); display(w)` execute (the widget's
    live layout plus the static SVG fallback of the display bundle).
-2. Time per update: `w._push(f.status(), force=True)` on a finished flow, what
+2. Time per update: `w._push(force=True)` (statuses read, rows built, sent) on a finished flow, what
    `refresh()` does on every coalesced update. Measured in-process (ipywidgets
    builds the widget without a kernel; its comm is a dummy, so message
    serialisation is not included) and inside the kernel (with the real comm:
@@ -177,7 +177,7 @@ PUSH = """\
 _times = []
 for _ in range({count}):
     _t = _time.perf_counter()
-    w._push(f.status(), force=True)
+    w._push(force=True)
     _times.append(_time.perf_counter() - _t)
 _times.sort()
 print(_json.dumps(_times[len(_times) // 2] * 1000))
@@ -229,7 +229,7 @@ def push_ms(dag: Dag, sleep_s: float, samples: int) -> float:
         times = []
         for _ in range(samples):
             started = time.perf_counter()
-            widget._push(flow.status(), force=True)
+            widget._push(force=True)
             times.append(time.perf_counter() - started)
         widget.close()
         return statistics.median(times) * 1000

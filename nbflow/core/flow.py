@@ -264,6 +264,11 @@ class Flow:
         return dict(self._scheduler.graph.specs)
 
     @property
+    def executors(self) -> tuple[str, ...]:
+        """The `--executor` names this flow can run (a spec naming another is refused)."""
+        return tuple(self._executors)
+
+    @property
     def max_workers(self) -> int:
         return self._executors["thread"].capacity
 

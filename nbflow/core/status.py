@@ -33,23 +33,23 @@ class AttemptJSON(TypedDict):
     timed_out: bool
 
 
-class _SummaryJSON(TypedDict):
+class _RequiredJSON(TypedDict):
     name: str
     state: str
     attempts: int
-    started: float | None
-    ended: float | None
+
+
+class StepStatusJSON(_RequiredJSON, total=False):
+    """`StepStatus.to_json()`. The summary form (``detail=False``) has `SUMMARY_KEYS`, nulls left out."""
+
     duration: float | None
     source: str
     error: str | None
     reason: str | None
     time_saved: float | None
-
-
-class StepStatusJSON(_SummaryJSON, total=False):
-    """`StepStatus.to_json()`: the summary keys always, the rest with ``detail=True``."""
-
     schema: int
+    started: float | None
+    ended: float | None
     traceback: str | None
     outputs: list[str]
     attempt_log: list[AttemptJSON]
@@ -62,6 +62,10 @@ class StepStatusJSON(_SummaryJSON, total=False):
     computed_at: float | None
     not_restorable: str | None
     why: str | None
+
+
+#: What a table row, a graph node or a badge needs: the summary form's keys.
+SUMMARY_KEYS = ("name", "state", "attempts", "duration", "source", "error", "reason", "time_saved")
 
 
 @dataclass(frozen=True)
@@ -142,27 +146,37 @@ class StepStatus:
         return text
 
     def to_json(self, *, detail: bool = True) -> StepStatusJSON:
-        """The JSON form.
+        """The JSON form: every field (and `schema`, its version).
 
-        `detail=False` keeps the summary keys, with `error` and `reason` cut to
-        their first line (at most `SUMMARY_CHARS`): what a table row, a graph
-        node or a badge needs, small enough to send for every step on every update.
+        `detail=False` gives the summary form: `SUMMARY_KEYS` only, without
+        the ones that are null or empty, `error` and `reason` cut to their
+        first line (at most `SUMMARY_CHARS`) and `duration` to the
+        millisecond: small enough to send for every step on every update of
+        a 1,000-step graph.
         """
-        data: StepStatusJSON = {
-            "name": self.name, "state": self.state.value, "attempts": self.attempts, "started": self.started,
-            "ended": self.ended, "duration": self.duration, "source": self.source,
-            "error": _line(self.error) if not detail else self.error,
-            "reason": _line(self.reason) if not detail else self.reason, "time_saved": self.time_saved,
+        if not detail:
+            data: StepStatusJSON = {"name": self.name, "state": self.state.value, "attempts": self.attempts}
+            if self.duration is not None:
+                data["duration"] = round(self.duration, 3)
+            if self.source:
+                data["source"] = self.source
+            if self.error:
+                data["error"] = _line(self.error)
+            if self.reason:
+                data["reason"] = _line(self.reason)
+            if self.time_saved is not None:
+                data["time_saved"] = self.time_saved
+            return data
+        return {
+            "schema": SCHEMA, "name": self.name, "state": self.state.value, "attempts": self.attempts,
+            "started": self.started, "ended": self.ended, "duration": self.duration, "source": self.source,
+            "error": self.error, "reason": self.reason, "time_saved": self.time_saved,
+            "traceback": self.traceback, "outputs": list(self.outputs),
+            "attempt_log": [a.to_json() for a in self.attempt_log], "key": self.key,
+            "checkpoint": self.checkpoint, "size": self.size, "write_seconds": self.write_seconds,
+            "load_seconds": self.load_seconds, "original_seconds": self.original_seconds,
+            "computed_at": self.computed_at, "not_restorable": self.not_restorable, "why": self.why,
         }
-        if detail:
-            data.update({
-                "schema": SCHEMA, "traceback": self.traceback, "outputs": list(self.outputs),
-                "attempt_log": [a.to_json() for a in self.attempt_log], "key": self.key,
-                "checkpoint": self.checkpoint, "size": self.size, "write_seconds": self.write_seconds,
-                "load_seconds": self.load_seconds, "original_seconds": self.original_seconds,
-                "computed_at": self.computed_at, "not_restorable": self.not_restorable, "why": self.why,
-            })
-        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepStatus:

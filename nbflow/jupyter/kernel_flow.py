@@ -26,7 +26,7 @@ from ..core.namespace import NamespaceHost, Outputs, format_error
 from ..core.protocol import NOTEBOOK, PROGRESS_MIME, STATUS_MIME, BatchEnv
 from ..core.reads import undeclared_reads
 from ..core.reporting import progress_report, status_rows, wait_reporting
-from ..core.settings import FlowSettings
+from ..core.settings import FlowSettings, SettingsError
 from ..core.spec import StepSpec
 from ..core.states import TERMINAL, UP_TO_DATE
 from ..store.store import open_store
@@ -302,6 +302,9 @@ class KernelFlow:
         """`%flow config KEY=VALUE ...`: every pair is checked (SettingsError) before any is applied."""
         current = self.settings
         new = current.parse(pairs)
+        if new.executor not in self.flow.executors:
+            raise SettingsError(f"executor: {new.executor!r} is not available in this kernel "
+                                f"(available: {', '.join(self.flow.executors)})")
         if new.store != current.store:
             self.use_store(new.store)
         if new.max_workers != current.max_workers:

@@ -127,7 +127,8 @@ function render({ model, el }) {
     table.replaceChildren(
       h("tr", {}, ...["step", "state", "attempts", "duration", "source", "error"].map((c) => h("th", {}, c))),
       ...names.map((n) => {
-        const { state, duration, attempts, source } = rows[n];
+        const { state, duration, attempts } = rows[n];
+        const source = rows[n].source || "";
         const error = rows[n].error || rows[n].reason || "";
         const tr = h("tr", { "data-nbflow-step": n, onclick: () => choose(n) },
           h("td", {}, n), h("td", { "data-state": state }, state), h("td", {}, String(attempts)),
