@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .limits import shown
+
 
 class NbflowWarning(UserWarning):
     """Warnings nbflow gives (undeclared dependency, unpicklable output, ...)."""
@@ -55,10 +57,10 @@ class OptionError(NbflowError, ValueError):
     value: str
 
     def __init__(self, step: str | None, option: str, value: object, expected: str) -> None:
-        where = f"step {step!r}: " if step else ""
+        where = f"step {shown(step)!r}: " if step else ""
         text = value if isinstance(value, str) else repr(value)
         super().__init__(
-            f"{where}{option}: expected {expected}, got {text!r}",
+            f"{where}{option}: expected {expected}, got {shown(text)!r}",
             step=step,
             option=option,
             value=text,

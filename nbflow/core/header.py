@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from .errors import NbflowError, OptionError
+from .limits import MAX_HEADER
 from .spec import StepSpec, make_spec
 
 PROG = "%%step"
@@ -233,6 +234,9 @@ def parse_header(header: str, body: str | None = None, *, cell: str | None = Non
     that owns the step. Raises `OptionError` (or `StepSyntaxError` for a body
     that does not parse) with a one-line message naming the step and option.
     """
+    if len(header) > MAX_HEADER:
+        raise OptionError(_first_word(header[:1000]), "header", header,
+                          f"a header of at most {MAX_HEADER:,} characters")
     try:
         tokens = shlex.split(header)
     except ValueError as error:  # "No closing quotation", "No escaped character"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 
 from ..core.durations import parse_duration
 from ..core.errors import NbflowError
@@ -58,6 +58,9 @@ class FlowMagics(Magics):
     def kf(self) -> KernelFlow:
         return self._kernel_flow()
 
+    # Headers are taken literally: IPython's $var / {var} expansion of magic lines is quadratic
+    # in the line's length (a 20,000-character header took 29 s before the magic even ran).
+    @no_var_expand
     @cell_magic
     def step(self, line: str, cell: str) -> None:
         assert self.shell is not None
@@ -74,6 +77,7 @@ class FlowMagics(Magics):
 
     step.__doc__ = STEP_DOC
 
+    @no_var_expand
     @line_magic
     def flow(self, line: str) -> Any:
         """Control the flow: %flow [show|status|run|wait|cancel|retry|invalidate|resume|config|clean|timeline|why]."""

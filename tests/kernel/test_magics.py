@@ -106,7 +106,7 @@ def test_bad_header_is_one_line_and_keeps_previous_definition(kernel: Kernel, tm
     bad = kernel.execute(f"%%step a --retries lots\nopen({str(log)!r}, 'a').write('v2\\n')")
     assert bad.status == "error"
     assert bad.text.count("\n") <= 1
-    assert "step 'a': --retries: expected a whole number >= 0 or 'inf', got 'lots'" in bad.text
+    assert "step 'a': --retries: expected a whole number from 0 to 10,000 or 'inf', got 'lots'" in bad.text
     kernel.execute("%flow run a --force")
     kernel.execute("%flow wait")
     assert log.read_text().splitlines() == ["v1", "v1"]

@@ -205,9 +205,9 @@ BAD = [
     Bad("clean --retries 3 4", f"step 'clean': header: expected {SHAPE}, got '4'"),
     Bad("clean -", f"step 'clean': header: expected {SHAPE}, got '-'"),
     Bad("clean --retries -1",
-        "step 'clean': --retries: expected a whole number >= 0 or 'inf', got '-1'"),
+        "step 'clean': --retries: expected a whole number from 0 to 10,000 or 'inf', got '-1'"),
     Bad("clean --retries 1.5",
-        "step 'clean': --retries: expected a whole number >= 0 or 'inf', got '1.5'"),
+        "step 'clean': --retries: expected a whole number from 0 to 10,000 or 'inf', got '1.5'"),
     Bad("clean --delay -5s", "step 'clean': --delay: expected a duration such as 500ms, 30s, 10m, "
         "2h or plain seconds, got '-5s'"),
     Bad("clean --timeout 0", "step 'clean': --timeout: expected a duration above zero, got '0'"),

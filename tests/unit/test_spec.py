@@ -137,7 +137,7 @@ class Bad:
 
 
 DURATION = "a duration such as 500ms, 30s, 10m, 2h or plain seconds"
-RETRIES = "a whole number >= 0 or 'inf'"
+RETRIES = "a whole number from 0 to 10,000 or 'inf'"
 BACKOFF = "fixed:DUR, exp:MIN..MAX or linear:MIN..MAX (e.g. exp:1s..60s)"
 AT = "a time such as 14:30, 14:30:15 or an ISO 8601 date-time"
 NAME = "a name of letters, digits, _ . - (not starting with a digit)"

@@ -1,0 +1,108 @@
+"""Bounded inputs: every limit at its boundary, and a fuzzed header parser that raises nothing but NbflowError."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nbflow.core.errors import NbflowError, OptionError, StepSyntaxError
+from nbflow.core.header import OPTIONS, parse_header
+from nbflow.core.limits import MAX_CONDITION, MAX_DURATION, MAX_HEADER, MAX_NAME, MAX_RETRIES
+from nbflow.core.spec import StepSpec, make_spec
+
+
+def refused(header: str, option: str) -> OptionError:
+    with pytest.raises(OptionError) as caught:
+        parse_header(header)
+    error = caught.value
+    assert error.option == option, str(error)
+    assert "\n" not in str(error) and len(str(error)) < 400, str(error)  # one short line, whatever the input
+    return error
+
+
+def test_step_names_up_to_the_limit() -> None:
+    assert make_spec("a" * MAX_NAME).name == "a" * MAX_NAME
+    assert "at most 128 characters" in str(refused("a" * (MAX_NAME + 1), "step name"))
+
+
+def test_headers_up_to_the_limit_and_a_huge_one_is_refused_at_once() -> None:
+    padding = " " * (MAX_HEADER - len("s --if True"))
+    assert parse_header("s --if True" + padding).condition == "True"
+    # Refused as a header (by its length, before any tokenizing or compiling), not as an --if.
+    error = refused("s --if " + "(" * 700_000 + "1" + ")" * 700_000, "header")
+    assert "characters)" in str(error)  # the value is shown cut, with its length
+
+
+def test_conditions_up_to_the_limit_and_nesting_beyond_the_compiler() -> None:
+    long = "x == 1 and " * ((MAX_CONDITION - 6) // 11) + "x == 1"
+    assert len(long) <= MAX_CONDITION
+    assert make_spec("s", condition=long).condition == long
+    with pytest.raises(OptionError, match="at most 4,096 characters"):
+        make_spec("s", condition=long + " or x == 2")
+    with pytest.raises(OptionError, match="--if") as caught:
+        make_spec("s", condition="-" * 4000 + "1")  # deep unary nesting: parses, or is refused in one line
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [str(MAX_RETRIES), "0", "inf"])
+def test_retries_within_the_limit(value: str) -> None:
+    assert parse_header(f"s --retries {value}").retries == float(value)
+
+
+@pytest.mark.parametrize("value", [str(MAX_RETRIES + 1), "9" * 5000, "-1", "1.5"])
+def test_retries_beyond_the_limit(value: str) -> None:
+    assert "a whole number from 0 to 10,000" in str(refused(f"s --retries={value}", "--retries"))
+
+
+@pytest.mark.parametrize(("option", "template"), [
+    ("--delay", "--delay {}"), ("--timeout", "--timeout {}"), ("--backoff", "--backoff exp:1s..{}"),
+])
+def test_durations_up_to_a_year(option: str, template: str) -> None:
+    days = int(MAX_DURATION // 86400)
+    assert isinstance(parse_header("s " + template.format(f"{days}d")), StepSpec)
+    assert "at most" in str(refused("s " + template.format(f"{days + 1}d"), option))
+    assert "at most" in str(refused("s " + template.format("4000000d"), option))
+
+
+def test_forty_thousand_dependencies_parse_in_linear_time() -> None:
+    names = ",".join(f"s{i}" for i in range(40_000))
+    spec = make_spec("sink", after=names + ",s1")  # a repeat is kept once
+    assert len(spec.after) == 40_000 and spec.after[:2] == ("s0", "s1")
+
+
+def test_a_body_nested_beyond_the_parser_is_a_syntax_error() -> None:
+    with pytest.raises(StepSyntaxError, match=r"nested too deeply|too many nested|does not parse"):
+        make_spec("s", "x = " + "[" * 200_000 + "]" * 200_000)
+
+
+_FLAGS = [o.flag for o in OPTIONS]
+_WORDS = st.one_of(
+    st.sampled_from(_FLAGS),
+    st.sampled_from(["1", "0", "-1", "inf", "nan", "1e400", "9" * 60, "30s", "4000000d", "exp:1s..2s", "fixed:1s",
+                     "linear:2s..1s", "14:30", "2026-12-01T10:00", "stop", "continue", "thread", "dask", "a,b",
+                     "x ==", "(((", "'", '"', "\\", "--", "-", "=", "a" * 200, "ValueError,os.error"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_WORDS, max_size=10))
+def test_fuzzed_headers_raise_nothing_but_nbflow_errors(words: list[str]) -> None:
+    check_header(" ".join(words))
+
+
+@pytest.mark.long
+@settings(max_examples=30_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_WORDS, max_size=14))
+def test_fuzzed_headers_long_form(words: list[str]) -> None:
+    check_header(" ".join(words))
+
+
+def check_header(header: str) -> None:
+    try:
+        spec = parse_header(header, "x = 1")
+    except NbflowError as error:
+        assert "\n" not in str(error), str(error)
+    else:
+        assert isinstance(spec, StepSpec)
