@@ -2,7 +2,9 @@
 
 `open_store` picks the location (an explicit URL, `NBFLOW_STORE`, or
 `.nbflow/` beside the notebook) and, if a configured store cannot be reached,
-warns once and falls back to the local default: nothing fails for that alone.
+warns once and falls back to the local default; if that cannot be used
+either (read-only, a file in the way), it warns once and the steps run
+without checkpoints. Nothing fails for a store alone.
 The manifest always lives on local disk (SQLite locking does not work on
 object stores).
 """
@@ -24,8 +26,9 @@ from ..core.namespace import Outputs
 from ..core.protocol import STORE
 from ..core.spec import StepSpec
 from .checkpoint import CheckpointStore
+from .disabled import DisabledCheckpoints
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
-from .manifest import Manifest
+from .manifest import MEMORY, Manifest
 
 logger = logging.getLogger("nbflow")
 DEFAULT_FOLDER = ".nbflow"
@@ -40,11 +43,28 @@ class Store:
                  watch_root: str | os.PathLike[str] | None = None) -> None:
         self.root = str(root)
         self.flow_name = flow_name
-        self.checkpoints = CheckpointStore(root)
+        #: why checkpoints are off (see `Store.disabled`); None for a working store
+        self.disabled_reason: str | None = None
+        if "://" not in self.root and Path(root).exists() and not Path(root).is_dir():
+            raise NotADirectoryError(f"{root} is a file, not a folder")
+        self.checkpoints: CheckpointStore | DisabledCheckpoints = CheckpointStore(root)
         self.checkpoints.ensure()
         manifest_root = Path(local_root) if local_root is not None else Path(root)
         self.manifest = Manifest(manifest_root / MANIFEST, flow_name)
         self.watch_root = Path(watch_root) if watch_root is not None else Path.cwd()
+
+    @classmethod
+    def disabled(cls, reason: str, *, flow_name: str = "flow",
+                 watch_root: str | os.PathLike[str] | None = None) -> Store:
+        """A store that keeps nothing: steps run without checkpoints, runs are recorded in memory only."""
+        store = cls.__new__(cls)
+        store.root = "(no store)"
+        store.flow_name = flow_name
+        store.disabled_reason = reason
+        store.checkpoints = DisabledCheckpoints(reason)
+        store.manifest = Manifest(MEMORY, flow_name)
+        store.watch_root = Path(watch_root) if watch_root is not None else Path.cwd()
+        return store
 
     # -- the Cache protocol ------------------------------------------------------
 
@@ -134,4 +154,9 @@ def open_store(folder: str | os.PathLike[str], *, flow_name: str, configured: st
         except Exception as error:  # any reason at all: fall back, once, loudly
             _warn(f"store {wanted!r} cannot be reached ({type(error).__name__}: {error}); "
                   f"using {default} instead")
-    return Store(default, flow_name=flow_name, watch_root=folder)
+    try:
+        return Store(default, flow_name=flow_name, watch_root=folder)
+    except Exception as error:  # read-only, a file in the way, a manifest that cannot be opened: degrade
+        reason = f"the store {default} cannot be used ({type(error).__name__}: {error})"
+        _warn(f"{reason}; steps run without checkpoints")
+        return Store.disabled(reason, flow_name=flow_name, watch_root=folder)

@@ -1,29 +1,7 @@
-"""`Manifest`: the recorder, a background writer and the queries, over one SQLite file.
+"""`Manifest`: the recorder, a background writer and the queries over one SQLite file.
 
-Recording: a `Manifest` is an event subscriber (``flow.subscribe(manifest)``)
-and nothing else writes step rows: events only update the `Recorder` in
-memory, and the changed rows are written in one transaction when the flow
-finishes (`FlowFinished`), when ``batch_size`` events have piled up, and at
-the latest ``flush_interval`` seconds after the first unwritten change (a
-background thread), so a 1,000-step flow costs a handful of transactions and
-a kernel killed mid-run loses at most the last second. `flush()`, `close()`
-and every read write what is pending first, so a process reads its own
-events. The flush on `FlowFinished` happens before ``flow.wait()`` returns,
-unless the file stays locked for 2 s (then the background writer retries;
-the event thread is never held up longer).
-
-Concurrency: WAL mode, ``synchronous=NORMAL`` (no fsync per commit: a power
-cut may lose the last commits, never corrupt the file), ``busy_timeout``.
-Every write is one short ``BEGIN IMMEDIATE`` transaction, retried with
-jittered backoff while SQLite says the database is busy; a flush that still
-fails keeps its rows for the next one and logs a warning: recording never
-raises into the event bus. One connection per `Manifest`, used under `_io`
-(which also orders flushes, so an older snapshot of a row never overwrites a
-newer one); `_lock` guards the recorder. Order: `_io` before `_lock`. A
-forked child reopens under a new session (connections must not cross a
-fork). The file must be on a local file system: for a remote store, callers
-keep the manifest in the local fallback folder. Each instance has a random
-``session``, so run 1 of two kernels are two runs.
+How it batches, locks and survives forks is described in the package's
+docstring (`nbflow/store/manifest/__init__.py`).
 """
 
 from __future__ import annotations
@@ -53,6 +31,7 @@ from .writer import write_batch
 logger = logging.getLogger("nbflow")
 
 DEFAULT_NAME = "manifest.sqlite"
+MEMORY = ":memory:"
 _EVENT_FLUSH_WAIT = 2.0  # seconds the FlowFinished flush may wait for the file's lock
 
 T = TypeVar("T")
@@ -71,7 +50,9 @@ class Manifest:
         if not isinstance(flow_name, str) or not flow_name:
             raise ValueError(f"flow_name: expected a non-empty string, got {flow_name!r}")
         target = Path(path)
-        if target.is_dir():
+        #: ":memory:": a manifest for this process only (the store is off; see `store/disabled.py`)
+        self.in_memory = str(path) == MEMORY
+        if not self.in_memory and target.is_dir():
             target = target / DEFAULT_NAME
         self.path = target
         self.flow_name = flow_name
@@ -105,6 +86,27 @@ class Manifest:
     # -- opening and transactions --------------------------------------------------------
 
     def _open(self) -> None:
+        try:
+            self._open_file()
+        except ManifestError as error:
+            if not isinstance(error.__cause__, sqlite3.DatabaseError) or isinstance(
+                    error.__cause__, sqlite3.OperationalError):
+                raise
+            # Not a database (or a damaged one): keep it for inspection, start a new one.
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+            logger.warning("nbflow: the manifest %s is damaged (%s); moved it to %s and started a new one",
+                           self.path, error.__cause__, aside.name)
+            self._closed = False
+            self._open_file()
+
+    def _open_file(self) -> None:
+        if self.in_memory:
+            self._conn = self._connect()
+            self._transaction(lambda conn: create_schema(conn, self.path))
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Created here so it is 0600 (it holds tracebacks); SQLite gives -wal and -shm the same mode.
         try:
@@ -121,7 +123,10 @@ class Manifest:
             raise
 
     def _connect(self) -> sqlite3.Connection:
-        return self._retrying(lambda: connect(self.path, self.busy_timeout))
+        try:
+            return self._retrying(lambda: connect(self.path, self.busy_timeout, wal=not self.in_memory))
+        except sqlite3.DatabaseError as error:  # not a database: raised by the first pragma
+            raise ManifestError(f"manifest {self.path}: {error}", str(self.path)) from error
 
     def _connection(self) -> sqlite3.Connection:
         """The connection (call under `_io`), opened again after a fork."""

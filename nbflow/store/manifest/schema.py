@@ -137,7 +137,7 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+def connect(path: Path, busy_timeout: float, *, wal: bool = True) -> sqlite3.Connection:
     """A connection in WAL mode with ``synchronous=NORMAL``, shared across threads (callers lock it)."""
     try:
         conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -145,9 +145,10 @@ def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
         raise ManifestError(f"cannot open the manifest {path}: {error}", str(path)) from error
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            logger.warning("nbflow: the manifest %s is not in WAL mode (%s)", path, mode)
+        if wal:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                logger.warning("nbflow: the manifest %s is not in WAL mode (%s)", path, mode)
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
         conn.close()
