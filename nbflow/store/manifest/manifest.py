@@ -114,6 +114,10 @@ class Manifest:
                 os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except OSError as error:
             raise ManifestError(f"cannot create the manifest {self.path}: {error}", str(self.path)) from error
+        for suffix in ("", "-wal", "-shm"):  # SQLite follows links: a planted one would be written through
+            if os.path.islink(f"{self.path}{suffix}"):
+                raise ManifestError(f"the manifest {self.path}{suffix} is a symbolic link; nbflow writes only "
+                                    "inside its store (remove it to go on)", str(self.path))
         self._conn = self._connect()
         try:
             self._transaction(lambda conn: create_schema(conn, self.path))
