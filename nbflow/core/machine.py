@@ -44,6 +44,9 @@ from .status import AttemptInfo
 class StateMachine:
     """A scheduler's state, and every change to it."""
 
+    #: Longest sleep towards an `--at` time before the wall clock is read again (seconds).
+    wake_interval = 30.0
+
     def __init__(self, host: Host, executors: Mapping[str, Executor], loop: LoopThread, cache: Cache | None,
                  trust_digests: bool, bus: EventBus) -> None:
         self._host = host
@@ -121,11 +124,30 @@ class StateMachine:
 
     def _after_condition(self, step: StepRecord) -> None:
         token = step.token = object()
-        wait = (step.start_at - time.time()) if step.start_at is not None else 0.0
-        if wait > 0:
-            self._loop.call_later(wait, self._due, step, token)
-        else:
+        if not self._wait_for_start(step, token):
             self._queues.enqueue(step, token)
+
+    def _wait_for_start(self, step: StepRecord, token: object) -> bool:
+        """Sleep towards a wall-clock start (`--at`, `--delay`); False when it is already due.
+
+        The loop's timers run on the monotonic clock, so a long wait is taken in
+        slices of at most `wake_interval` and the wall clock is read again after
+        each: a clock change, or a laptop waking from suspend, is noticed.
+        """
+        left = (step.start_at - time.time()) if step.start_at is not None else 0.0
+        if left <= 0:
+            return False
+        if step.spec.at is None:  # only a --delay: a span of time, kept on the monotonic clock
+            self._loop.call_later(left, self._due, step, token)
+        else:
+            self._loop.call_later(min(left, self.wake_interval), self._due_at, step, token)
+        return True
+
+    def _due_at(self, step: StepRecord, token: object) -> None:
+        with self._lock:
+            if step.token is token and not self._wait_for_start(step, token):
+                self._queues.enqueue(step, token)
+                self._drain_checks()
 
     def _due(self, step: StepRecord, token: object) -> None:
         with self._lock:
