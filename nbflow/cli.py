@@ -181,6 +181,8 @@ def status(notebook: str, limit: int, store: str | None) -> None:
     for record in runs:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started)) if record.started else "?"
         counts = ", ".join(f"{n} {state}" for state, n in sorted(record.counts.items()) if n)
+        if record.interrupted:
+            counts = "interrupted (its process ended before the run did)"
         click.echo(f"  #{record.id}  {when}  {format_duration(record.duration):>8}  {counts}")
     click.echo("")
     click.echo(format_table([r.status for r in latest]))

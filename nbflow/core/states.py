@@ -20,6 +20,7 @@ class State(str, Enum):
     RESTORED = "restored"
     UPSTREAM_FAILED = "upstream-failed"
     STALE = "stale"
+    INTERRUPTED = "interrupted"  # read back from a run whose process died before it ended
 
     def __str__(self) -> str:
         return self.value

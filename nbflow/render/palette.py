@@ -19,5 +19,6 @@ STATE_COLORS: dict[str, tuple[str, str]] = {
     State.SKIPPED.value: ("#f3f4f6", "#6b7280"),
     State.CANCELLED.value: ("#9ca3af", "#111827"),
     State.STALE.value: ("#fef08a", "#713f12"),
+    State.INTERRUPTED.value: ("#e9d5ff", "#3b0764"),
 }
 

@@ -23,6 +23,7 @@ from typing import TypeVar
 from nbflow.core import events as ev
 
 from . import queries, specs
+from .liveness import this_writer
 from .recorder import Recorder
 from .records import RunRecord, SpecRecord, StepRecord
 from .schema import RUN_ID, ManifestError, connect, create_schema, is_busy
@@ -57,6 +58,7 @@ class Manifest:
         self.path = target
         self.flow_name = flow_name
         self.session = secrets.token_hex(8)
+        self._writer = this_writer()
         self.batch_size = max(1, int(batch_size))
         self.flush_interval = flush_interval
         self.busy_timeout = busy_timeout
@@ -233,7 +235,8 @@ class Manifest:
             known = dict(self._run_ids)
             try:
                 ids = self._transaction(
-                    lambda conn: write_batch(conn, self.flow_name, self.session, batch, known), timeout=timeout)
+                    lambda conn: write_batch(conn, self.flow_name, self.session, batch, known, self._writer),
+                    timeout=timeout)
             except BaseException:
                 with self._lock:
                     self._recorder.put_back(batch)
@@ -311,6 +314,7 @@ class Manifest:
         _ABANDONED.append(self._conn)
         self._conn = None
         self.session = secrets.token_hex(8)
+        self._writer = this_writer()
         self._io = threading.RLock()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)

@@ -10,9 +10,10 @@ import json
 import sqlite3
 from typing import Any
 
-from nbflow.core.states import State
+from nbflow.core.states import ACTIVE, State
 from nbflow.core.status import AttemptInfo, StepStatus
 
+from .liveness import is_gone
 from .records import RunRecord, StepRecord
 from .schema import STEP_COLUMNS, STEP_FIELDS, STEP_SELECT
 
@@ -26,14 +27,17 @@ _LATEST = (
 
 
 def _record(row: tuple[Any, ...], attempt_log: tuple[AttemptInfo, ...] = ()) -> StepRecord:
-    """A `STEP_FIELDS` row as a `StepRecord`."""
-    run_id, flow, step, session, run = row[:5]
-    c = dict(zip(STEP_COLUMNS, row[5:], strict=True))
+    """A `STEP_FIELDS` row as a `StepRecord`; an unfinished step of a run whose process is gone is `interrupted`."""
+    run_id, flow, step, session, run, finished, host, pid, proc_start = row[:9]
+    c = dict(zip(STEP_COLUMNS, row[9:], strict=True))
     stale = bool(c["stale"])
+    state, reason = State.STALE if stale else State(c["state"]), c["reason"]
+    if state in ACTIVE and finished is None and is_gone(host, pid, proc_start):
+        state, reason = State.INTERRUPTED, f"its run ended with the process that ran it (was {state.value})"
     status = StepStatus(
-        name=step, state=State.STALE if stale else State(c["state"]), attempts=c["attempts"],
+        name=step, state=state, attempts=c["attempts"],
         started=c["started"], ended=c["ended"], duration=c["duration"], error=c["error"],
-        traceback=c["traceback"], reason=c["reason"],
+        traceback=c["traceback"], reason=reason,
         outputs=tuple(json.loads(c["outputs"])) if c["outputs"] else (), attempt_log=attempt_log,
         key=c["cache_key"], checkpoint=c["checkpoint"], size=c["checkpoint_size"],
         write_seconds=c["write_seconds"], load_seconds=c["load_seconds"],
@@ -69,11 +73,12 @@ def latest(conn: sqlite3.Connection, flow: str) -> list[StepRecord]:
 def runs(conn: sqlite3.Connection, flow: str, limit: int | None) -> list[RunRecord]:
     """The newest runs of a flow, newest first."""
     rows = conn.execute(
-        "SELECT id, flow, session, run, started, finished, counts FROM runs WHERE flow = ? "
+        "SELECT id, flow, session, run, started, finished, counts, host, pid, proc_start FROM runs WHERE flow = ? "
         "ORDER BY started DESC, id DESC LIMIT ?",
         (flow, -1 if limit is None else int(limit)),
     ).fetchall()
-    return [RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else {}) for r in rows]
+    return [RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else {},
+                      interrupted=r[5] is None and is_gone(r[7], r[8], r[9])) for r in rows]
 
 
 def run_steps(conn: sqlite3.Connection, run_id: int) -> list[StepRecord]:

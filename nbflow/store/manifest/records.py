@@ -45,6 +45,8 @@ class RunRecord:
     started: float | None
     finished: float | None
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: it never finished and the process recording it is gone (killed, crashed)
+    interrupted: bool = False
 
     @property
     def duration(self) -> float | None:

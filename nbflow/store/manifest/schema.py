@@ -1,13 +1,15 @@
 """The manifest's SQL: the schema, its version and migration, and how a connection is opened.
 
-Schema (version 2)
+Schema (version 3)
 ------------------
 ``meta(key, value)``: ``schema_version``. A newer version is refused; version
 1 files gain the ``key_parts`` column when opened.
 
-``runs(id, flow, session, run, started, finished, counts)``: one row per run
-of a flow in one session; ``counts`` is the JSON ``{state: n}`` of
-`FlowFinished`. Unique on ``(flow, session, run)``.
+``runs(id, flow, session, run, started, finished, counts, host, pid,
+proc_start)``: one row per run of a flow in one session; ``counts`` is the
+JSON ``{state: n}`` of `FlowFinished`; host, pid and process start time are
+the writer's, so a reader can tell a run whose process died (`liveness`).
+Unique on ``(flow, session, run)``.
 
 ``steps``: one row per step per run, the columns of `StepStatus` (`STEP_COLUMNS`)
 plus ``stale`` (a live flag on the step's newest row), ``updated`` (the last
@@ -31,7 +33,7 @@ from nbflow.core.errors import NbflowError
 
 logger = logging.getLogger("nbflow")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -46,6 +48,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started REAL,
     finished REAL,
     counts TEXT,
+    host TEXT,
+    pid INTEGER,
+    proc_start TEXT,
     UNIQUE (flow, session, run)
 );
 CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow, started);
@@ -113,15 +118,19 @@ UPSERT_STEP = (
     f"VALUES (?, ?, ?, {', '.join('?' * len(STEP_COLUMNS))}) ON CONFLICT (run_id, step) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in STEP_COLUMNS)
 )
+#: Columns added after version 1, for migrating older files in place.
+ADDED = (("steps", "computed_at", "REAL"), ("steps", "key_parts", "TEXT"),  # version 2
+         ("runs", "host", "TEXT"), ("runs", "pid", "INTEGER"), ("runs", "proc_start", "TEXT"))  # version 3
 UPSERT_RUN = (
-    "INSERT INTO runs (flow, session, run, started, finished, counts) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (flow, session, run) DO UPDATE SET "
+    "INSERT INTO runs (flow, session, run, started, finished, counts, host, pid, proc_start) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (flow, session, run) DO UPDATE SET "
     "started = COALESCE(MIN(excluded.started, started), excluded.started, started), "
     "finished = COALESCE(excluded.finished, finished), counts = COALESCE(excluded.counts, counts)"
 )
 RUN_ID = "SELECT id FROM runs WHERE flow = ? AND session = ? AND run = ?"
-#: What a read selects of a step row: its ids and run, then `STEP_COLUMNS`.
-STEP_FIELDS = "s.run_id, s.flow, s.step, r.session, r.run, " + ", ".join(f"s.{c}" for c in STEP_COLUMNS)
+#: What a read selects of a step row: its ids and run (with the run's end and writer), then `STEP_COLUMNS`.
+STEP_FIELDS = ("s.run_id, s.flow, s.step, r.session, r.run, r.finished, r.host, r.pid, r.proc_start, "
+               + ", ".join(f"s.{c}" for c in STEP_COLUMNS))
 STEP_SELECT = f"SELECT {STEP_FIELDS} FROM steps s JOIN runs r ON r.id = s.run_id"
 
 
@@ -170,10 +179,10 @@ def create_schema(conn: sqlite3.Connection, path: Path) -> None:
     for statement in DDL.split(";"):
         if statement.strip():
             conn.execute(statement)
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(steps)").fetchall()}
-    for column, kind in (("computed_at", "REAL"), ("key_parts", "TEXT")):  # added in version 2
+    for table, column, kind in ADDED:
+        columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})").fetchall()}
         if column not in columns:
-            conn.execute(f"ALTER TABLE steps ADD COLUMN {column} {kind}")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -14,6 +14,7 @@ from typing import Any
 
 from nbflow.core.status import StepStatus
 
+from .liveness import Writer
 from .recorder import Batch, Change
 from .schema import RUN_ID, UPSERT_RUN, UPSERT_STEP
 
@@ -30,12 +31,13 @@ def step_values(change: Change) -> tuple[Any, ...]:
 
 
 def write_batch(conn: sqlite3.Connection, flow: str, session: str, batch: Batch,
-                known: Mapping[int, int]) -> dict[int, int]:
+                known: Mapping[int, int], writer: Writer) -> dict[int, int]:
     """Write `batch` inside the caller's transaction; returns run number -> `runs.id`."""
     ids: dict[int, int] = {}
     for number, run in batch.runs.items():
         counts = None if run.counts is None else json.dumps(run.counts)
-        conn.execute(UPSERT_RUN, (flow, session, number, run.started, run.finished, counts))
+        conn.execute(UPSERT_RUN, (flow, session, number, run.started, run.finished, counts,
+                                  writer.host, writer.pid, writer.started))
         found = known.get(number)
         if found is None:
             found = int(conn.execute(RUN_ID, (flow, session, number)).fetchone()[0])

@@ -1,0 +1,70 @@
+"""A run whose process is killed mid-run reads back as interrupted, never as running forever."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from nbflow.core.states import State
+from nbflow.store.manifest import Manifest
+
+REPO = Path(__file__).resolve().parents[2]
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from nbflow import Flow
+    from nbflow.store.manifest import Manifest
+
+    db, ready = sys.argv[1:3]
+    manifest = Manifest(db, "nb")
+    flow = Flow()
+    flow.subscribe(manifest)
+    flow.add("quick", "x = 1")
+    flow.add("forever", "import time\\nwhile True: time.sleep(0.05)", after="quick")
+    flow.run()
+    while flow.status()["forever"].state.value != "running":
+        time.sleep(0.01)
+    manifest.flush()
+    Path(ready).touch()
+    time.sleep(600)
+""")
+
+
+def test_a_killed_run_is_interrupted_and_its_finished_steps_stay_finished(tmp_path: Path) -> None:
+    db, ready = tmp_path / ".nbflow" / "manifest.sqlite", tmp_path / "ready"
+    (tmp_path / "nb.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "NBFLOW_SECRET_PATH": str(tmp_path / "secret")}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(ready)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():  # the child says when its rows are on disk
+            assert child.poll() is None, child.communicate()[1]
+            assert time.monotonic() < deadline, "the child never got its step running"
+            time.sleep(0.02)
+        with Manifest(db, "nb") as alive:  # while it lives, the run is running
+            states = {r.status.name: r.status.state for r in alive.latest()}
+            assert states == {"quick": State.SUCCEEDED, "forever": State.RUNNING}
+            assert [r.interrupted for r in alive.runs()] == [False]
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    with Manifest(db, "nb") as after:
+        records = {r.status.name: r.status for r in after.latest()}
+        assert records["quick"].state is State.SUCCEEDED
+        assert records["forever"].state is State.INTERRUPTED
+        assert "process" in (records["forever"].reason or "")
+        (run,) = after.runs()
+        assert run.interrupted and run.finished is None
+    cli = subprocess.run([sys.executable, "-c", "from nbflow.cli import main; main()", "status", "nb.ipynb"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert cli.returncode == 0, cli.stderr
+    assert "interrupted (its process ended before the run did)" in cli.stdout, cli.stdout
+    assert any(line.split()[:2] == ["forever", "interrupted"] for line in cli.stdout.splitlines()), cli.stdout
