@@ -133,6 +133,7 @@ class StepFailed(StepEvent):
     attempts: int = 1
     error: str = ""
     traceback: str = ""
+    duration: float | None = None  # seconds since it started, on the monotonic clock
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class StepSkipped(StepEvent):
 
     state = State.SKIPPED
     reason: str = ""
+    duration: float | None = None  # seconds since it started, on the monotonic clock
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class StepCancelled(StepEvent):
 
     state = State.CANCELLED
     reason: str = ""
+    duration: float | None = None  # seconds since it started, on the monotonic clock
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class StepUpstreamFailed(StepEvent):
 
     state = State.UPSTREAM_FAILED
     upstream: str = ""
+    duration: float | None = None  # seconds since it started, on the monotonic clock
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import heapq
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -324,7 +325,9 @@ class StateMachine:
         """A terminal transition: publish, leave the active set, wake dependents."""
         step.state = state
         step.token = None
-        step.ended = time.time()
+        step.ended, step.mono_ended = time.time(), time.monotonic()
+        if getattr(event, "duration", 0.0) is None and step.mono_started is not None:
+            event = replace(event, duration=step.mono_ended - step.mono_started)  # type: ignore[call-arg]
         self._publish(event)
         # A satisfying finish only counts down a plain --after dependent; anything
         # else (a failure, a cancel, an --after-any dependent) gets the full rule.

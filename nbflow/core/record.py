@@ -30,6 +30,7 @@ class StepRecord:
         "inputs",
         "key",
         "log",
+        "mono_ended",
         "mono_started",
         "name",
         "not_restorable",
@@ -58,6 +59,7 @@ class StepRecord:
         self.attempt = 0
         self.started: float | None = None
         self.mono_started: float | None = None
+        self.mono_ended: float | None = None
         self.ended: float | None = None
         self.error: str | None = None
         self.traceback: str | None = None
@@ -79,7 +81,8 @@ class StepRecord:
         duration = None
         if self.started is not None and self.mono_started is not None:
             if self.ended is not None:
-                duration = self.ended - self.started
+                # The monotonic clock: a wall clock set back or forward meanwhile does not count.
+                duration = (self.mono_ended - self.mono_started) if self.mono_ended is not None else None
             elif self.state in ACTIVE:
                 duration = now - self.mono_started
         return StepStatus(

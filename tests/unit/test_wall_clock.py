@@ -57,3 +57,30 @@ def test_a_delay_is_a_span_on_the_monotonic_clock(clock: Clock) -> None:
         clock.offset = -3600.0  # a clock set back while it waits does not stretch a --delay
         flow.wait(timeout=10)
         assert flow.status()["later"].state is State.SUCCEEDED
+
+
+def test_durations_are_measured_on_the_monotonic_clock(clock: Clock) -> None:
+    """A wall clock jumping an hour while steps run changes no duration, in status or in the manifest."""
+    import threading
+
+    from nbflow.store.manifest import Manifest
+
+    started, go = threading.Event(), threading.Event()
+    manifest = Manifest(":memory:", "nb")
+    with Flow({"started": started, "go": go}) as flow:
+        flow.subscribe(manifest)
+        flow.add("ok", "started.set()\ngo.wait(10)\nx = 1")
+        flow.add("bad", "go.wait(10)\nraise ValueError('no')")
+        flow.run()
+        assert started.wait(10)
+        clock.offset = 3600.0  # both steps are inside their bodies, on either side of the jump
+        go.set()
+        flow.wait(timeout=10, raise_on_failure=False)
+        statuses = flow.status()
+    assert statuses["ok"].state is State.SUCCEEDED and statuses["bad"].state is State.FAILED
+    for name in ("ok", "bad"):
+        duration = statuses[name].duration
+        assert duration is not None and 0 <= duration < 60, (name, duration)
+    recorded = {r.status.name: r.status.duration for r in manifest.latest()}
+    manifest.close()
+    assert all(d is not None and 0 <= d < 60 for d in recorded.values()), recorded

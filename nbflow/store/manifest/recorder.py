@@ -191,7 +191,10 @@ class Recorder:
             return
         started = changes.get("started", row.status.started)
         changes["ended"] = event.time
-        if "duration" not in changes and started is not None:
+        measured = getattr(event, "duration", None)
+        if "duration" not in changes and measured is not None:
+            changes["duration"] = measured  # the scheduler's monotonic figure
+        elif "duration" not in changes and started is not None:
             changes["duration"] = max(0.0, event.time - started)
         self._set(event, **changes)
 
