@@ -29,8 +29,8 @@ def value(n):
     }
 '''
 
-# A single-threaded parent forks one writer per trial and SIGKILLs it after a
-# random delay; writes use 4 KiB chunks so the threaded hashing path is hit too.
+# A single-threaded parent forks one writer per trial and SIGKILLs it a random
+# delay after the writer says it starts writing; writes use 4 KiB chunks so the threaded hashing path is hit too.
 WRITER = (
     '''
 import os, random, signal, sys, time
@@ -43,18 +43,23 @@ root, secret, trials, seed = sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.ar
 store = CheckpointStore(root, secret=secret, chunk_size=4096)
 rng = random.Random(seed)
 for trial in range(trials):
+    ready, say = os.pipe()
     pid = os.fork()
     if pid == 0:
         n = trial * 100_000
         try:
+            os.write(say, b"w")  # about to write: the kill's random delay counts from here, whatever the load
             while True:
                 store.write("s", f"k{n % 7}", value(n))
                 n += 1
         finally:
             os._exit(0)
+    os.read(ready, 1)
     time.sleep(rng.uniform(0.0, 0.012))
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
+    os.close(ready)
+    os.close(say)
 print("done")
 '''
 )
