@@ -128,7 +128,9 @@ class FlowWidget(anywidget.AnyWidget):
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         action = content.get("action") if isinstance(content, dict) else None
         try:
-            if action == "run":
+            if action == "hello":  # a view asks whether a kernel is behind it (widget.js)
+                self.send({"hello": True})
+            elif action == "run":
                 pending = [n for n, s in self._flow.status().items() if s.state.value in ("pending", "stale")]
                 started = self._flow.run(*pending, rerun_failed=False) if pending else frozenset()
                 self.message = f"started {len(started)} step(s)" if started else "nothing pending"

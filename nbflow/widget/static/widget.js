@@ -5,6 +5,11 @@
 const ORDER = ["pending", "waiting", "queued", "running", "retrying", "succeeded", "restored",
   "failed", "upstream-failed", "skipped", "cancelled", "stale"];
 const DONE = new Set(["succeeded", "restored", "failed", "upstream-failed", "skipped", "cancelled"]);
+// A view drawn from widget state saved in the notebook has no kernel behind it: the kernel
+// answers this view's "hello" (see FlowWidget._on_message); without an answer in this time, the
+// view says so and hides the buttons, which could do nothing.
+const HELLO_MS = 5000;
+const OFFLINE = "not connected to a kernel: the graph as it was saved. Run the notebook for a live graph.";
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -170,21 +175,40 @@ function render({ model, el }) {
     detail.replaceChildren(...items);
   }
 
-  function showMessage() { message.textContent = model.get("message") || ""; }
+  let live = false;
+  function showMessage() {
+    message.textContent = live || !el.classList.contains("nbflow-offline") ? model.get("message") || "" : OFFLINE;
+  }
+  function setLive() {
+    live = true;
+    el.classList.remove("nbflow-offline");
+    showMessage();
+  }
+  function onCustom(msg) { if (msg && msg.hello) setLive(); }
+  const offline = setTimeout(() => {
+    if (live) return;
+    el.classList.add("nbflow-offline");
+    showMessage();
+  }, HELLO_MS);
 
   drawGraph();
   update();
   showMessage();
   const onLayout = () => { drawGraph(); update(); };
+  const onSteps = () => { setLive(); update(); }; // only a live kernel sends new states
+  model.on("msg:custom", onCustom);
+  model.send({ action: "hello" });
   model.on("change:layout_svg", onLayout);
-  model.on("change:steps", update);
+  model.on("change:steps", onSteps);
   model.on("change:saved", update);
   model.on("change:detail", showDetail);
   model.on("change:selected", update);
   model.on("change:message", showMessage);
   return () => {
+    clearTimeout(offline);
+    model.off("msg:custom", onCustom);
     model.off("change:layout_svg", onLayout);
-    model.off("change:steps", update);
+    model.off("change:steps", onSteps);
     model.off("change:saved", update);
     model.off("change:detail", showDetail);
     model.off("change:selected", update);
