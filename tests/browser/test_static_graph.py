@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import PANEL, Lab, open_notebook, save_screenshot
+from .conftest import PANEL, Lab, open_notebook, run_all, save_screenshot
 
 BIN = Path(sys.executable).parent
 CELLS = ["%load_ext nbflow", "%%step first\nx = 1", "%%step second --after first\ny = x + 1", "%flow show"]
@@ -82,3 +82,15 @@ def test_saved_notebook_reopened_without_its_kernel_shows_no_dead_widget(page: A
     assert not widget.locator("button.nbflow-run").is_visible()
     assert "not connected to a kernel" in widget.locator(".nbflow-message").inner_text()
     save_screenshot(widget, "saved-reopened-offline.png")
+
+
+@pytest.mark.timeout(240)
+def test_live_widget_is_answered_by_its_kernel_and_keeps_its_buttons(page: Any, lab: Lab) -> None:
+    _notebook(lab.root / "live.ipynb")
+    open_notebook(page, lab, "live.ipynb")
+    run_all(page)
+    widget = page.locator(f"{PANEL} .nbflow-widget").first
+    page.wait_for_selector(f"{PANEL} .nbflow-widget[data-nbflow-live='1']", timeout=90_000)
+    assert "nbflow-offline" not in (widget.get_attribute("class") or "")
+    assert widget.locator("button.nbflow-run").is_visible()
+    assert "not connected" not in widget.locator(".nbflow-message").inner_text()
