@@ -27,8 +27,9 @@ coalesced updates.
    JSON + ZeroMQ), median of N. `ms in updates` is updates x ms/update (in kernel).
 3. Graphviz: `render_svg(flow_dot(graph, live=True))` (what the widget lays out
    once per graph shape) and the static flavour `render_svg(flow_dot(graph,
-   statuses))` (what the text/SVG fallback of every display renders), median of
-   3, and the size of the live SVG in KB.
+   statuses))`, median of 3, and the size of the live SVG in KB; and the
+   static drawing every display carries, `static_drawing(graph, statuses)`
+   (SVG and the capped PNG from one Graphviz run), with its PNG's size in KB.
 
 The last lines are `name: value` figures for the 1,000-step flow.
 """
@@ -53,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nbflow import Flow
 from nbflow.render.dot import flow_dot
 from nbflow.render.layout import render_svg
+from nbflow.render.static import static_drawing
 from nbflow.widget import FlowWidget
 
 SIZES = {100: (10, 10), 1000: (20, 50)}  # steps -> (layers, width)
@@ -237,14 +239,14 @@ def push_ms(dag: Dag, sleep_s: float, samples: int) -> float:
         flow.close()
 
 
-def layouts(dag: Dag, sleep_s: float, repeats: int) -> tuple[float, float, float, float]:
-    """Median seconds of the live and static layouts, and both SVG sizes in KB."""
+def layouts(dag: Dag, sleep_s: float, repeats: int) -> tuple[float, float, float, float, float, float]:
+    """Median seconds of the live and static layouts and of the SVG+PNG drawing; SVG and PNG sizes in KB."""
     flow = build_flow(dag, sleep_s)
     try:
         flow.run()
         flow.wait(timeout=300)
-        live_times, static_times = [], []
-        live_svg = static_svg = ""
+        live_times, static_times, drawing_times = [], [], []
+        live_svg = static_svg = png = ""
         for _ in range(repeats):
             started = time.perf_counter()
             live_svg = render_svg(flow_dot(flow.graph, live=True))
@@ -252,8 +254,12 @@ def layouts(dag: Dag, sleep_s: float, repeats: int) -> tuple[float, float, float
             started = time.perf_counter()
             static_svg = render_svg(flow_dot(flow.graph, flow.status()))
             static_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            png = static_drawing(flow.graph, flow.status()).png
+            drawing_times.append(time.perf_counter() - started)
         return (statistics.median(live_times), statistics.median(static_times),
-                len(live_svg.encode()) / 1024, len(static_svg.encode()) / 1024)
+                len(live_svg.encode()) / 1024, len(static_svg.encode()) / 1024,
+                statistics.median(drawing_times), len(png) * 3 / 4 / 1024)
     finally:
         flow.close()
 
@@ -274,9 +280,11 @@ COLUMNS = [
     ("layout s", "{:>9.2f}", "layout_static"),
     ("svg KB", "{:>8.0f}", "svg_live"),
     ("svg KB", "{:>8.0f}", "svg_static"),
+    ("svg+png s", "{:>10.2f}", "drawing"),
+    ("png KB", "{:>8.0f}", "png"),
 ]
 SECOND = ["", "no widget", "widget", "s", "msgs", "", "in-proc", "in kernel", "updates",
-          "live", "static", "live", "static"]
+          "live", "static", "live", "static", "static", "static"]
 
 
 def table(rows: list[dict[str, float]]) -> str:
@@ -326,8 +334,8 @@ def main() -> None:
         row = rows[steps]
         row["push_local"] = push_ms(dag, sleep_s, samples)
         row["push_total"] = row["updates"] * row["push_kernel"]
-        row["layout_live"], row["layout_static"], row["svg_live"], row["svg_static"] = layouts(
-            dag, sleep_s, 1 if args.quick else 3)
+        (row["layout_live"], row["layout_static"], row["svg_live"], row["svg_static"], row["drawing"],
+         row["png"]) = layouts(dag, sleep_s, 1 if args.quick else 3)
 
     print(f"Live graph widget, random layered DAG, steps sleep {args.sleep_ms:g} ms, "
           f"median of {repetitions} run(s) per flow size")
@@ -337,6 +345,7 @@ def main() -> None:
     print(f"widget_msgs_1000: {big['msgs']:.0f}")
     print(f"widget_update_ms_1000: {big['push_kernel']:.2f}")
     print(f"layout_s_1000: {big['layout_live']:.2f}")
+    print(f"static_svg_png_s_1000: {big['drawing']:.2f} (svg alone {big['layout_static']:.2f})")
     print(f"widget_overhead_ratio_1000: {big['wall_widget'] / big['wall_plain']:.2f}")
 
 

@@ -57,8 +57,9 @@ def _display_flow(flow: Any) -> None:
     from IPython.display import display
 
     from ..widget import flow_widget
+    from .graph_display import graph_bundle
 
-    display(flow_widget(flow, namespace=flow.namespace).bundle(), raw=True)
+    display(graph_bundle(flow, lambda: flow_widget(flow, namespace=flow.namespace)), raw=True)
 
 
 def unload(shell: Any) -> None:

@@ -255,11 +255,12 @@ class KernelFlow:
         from IPython.display import display, update_display
 
         from ..widget.widget import static_bundle
+        from .graph_display import graph_bundle
 
         if self.graph_displays:
-            widget = self.widget()
-            widget.refresh()
-            bundle = widget.bundle()
+            if not self.env.batch:
+                self.widget().refresh()
+            bundle = graph_bundle(self.flow, self.widget, batch=self.env.batch)
             for display_id in self.graph_displays:
                 update_display(bundle, raw=True, display_id=display_id)
         if self.env.batch:

@@ -97,10 +97,11 @@ class FlowMagics(Magics):
 
         from IPython.display import display
 
-        widget = self.kf.widget()
+        from .graph_display import graph_bundle
+
         display_id = f"nbflow-graph-{uuid.uuid4().hex}"
         self.kf.graph_displays.append(display_id)
-        display(widget.bundle(), raw=True, display_id=display_id)
+        display(graph_bundle(self.kf.flow, self.kf.widget, batch=self.kf.env.batch), raw=True, display_id=display_id)
 
     def _cmd_status(self, args: argparse.Namespace) -> None:
         print(self.kf.flow.table())

@@ -4,6 +4,10 @@ Two flavours from one function: the *live* layout for the widget (labels
 reserve room for a detail line the browser fills in, so a state change
 recolours nodes without a new layout), and the *static* drawing with states,
 durations and a legend baked in, for batch output and `nbflow dag`.
+
+The legend is a node of its own on the last rank (`rank=sink`), below every
+step, so the layout keeps it clear of the steps like any other node; and all
+text is measured with metrics of the font it is drawn in (see FONT).
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ from ..core.states import State
 from ..core.status import StepStatus
 from .palette import STATE_COLORS
 
-FONT = "Helvetica,Arial,sans-serif"
+#: One font Graphviz has metrics for: with a list ("Helvetica,Arial,sans-serif") it measures text
+#: as Times, narrower than what the browser draws, and labels overflow their boxes.
+FONT = "Helvetica"
 #: Figure spaces: room for "12.3 s · 3 tries" in the live layout's detail line.
 PLACEHOLDER = "\u2007" * 14
+#: The legend node's name: a hyphen keeps it apart from step names, which are identifiers.
+LEGEND = "nbflow-legend"
+LEGEND_PREFIX = f"{LEGEND}-"
 
 
 def node_id(index: int) -> str:
@@ -36,7 +45,7 @@ def detail_line(status: StepStatus | None) -> str:
         return ""
     parts = []
     if status.state is State.RESTORED:
-        parts.append("↺ restored")
+        parts.append("restored")  # no ↺: the PNG renderer's font has no such glyph
     if status.duration is not None:
         parts.append(format_duration(status.duration))
     if status.attempts > 1:
@@ -74,19 +83,30 @@ def flow_dot(graph: Graph, statuses: Mapping[str, StepStatus] | None = None, *, 
         dot.edge(producer, consumer, style="dashed", color="#b45309",
                  tooltip=f"{consumer} reads an output of {producer} without --after")
     if legend and not live and order:
-        dot.attr(label=_legend(statuses, len(order)), labelloc="b", labeljust="l")
+        _legend(dot, statuses, len(order))
     return dot.source
 
 
-def _legend(statuses: Mapping[str, StepStatus], total: int) -> str:
-    """An HTML-like label: counts per state in their colours, and the time saved."""
+def legend_entries(statuses: Mapping[str, StepStatus], total: int) -> list[tuple[str, str]]:
+    """(state, text) of each legend entry: the count per state present, then the time saved."""
     counts = Counter(s.state.value for s in statuses.values())
     counts[State.PENDING.value] += total - sum(counts.values())
-    cells = "".join(
-        f'<TD BGCOLOR="{STATE_COLORS[state][0]}"><FONT COLOR="{STATE_COLORS[state][1]}">'
-        f"{escape(state)} {counts[state]}</FONT></TD>"
-        for state in STATE_COLORS if counts[state]
-    )
+    entries = [(state, f"{state} {counts[state]}") for state in STATE_COLORS if counts[state]]
     saved = sum(s.time_saved or 0.0 for s in statuses.values())
-    extra = f'<TD BORDER="0">saved {escape(format_duration(saved))}</TD>' if saved > 0 else ""
-    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2"><TR>{cells}{extra}</TR></TABLE>>'
+    if saved > 0:
+        entries.append(("saved", f"saved {format_duration(saved)}"))
+    return entries
+
+
+def _legend(dot: graphviz.Digraph, statuses: Mapping[str, StepStatus], total: int) -> None:
+    """One plain node holding a row of coloured cells, alone on the last rank."""
+    cells = "".join(
+        f'<TD BGCOLOR="{STATE_COLORS[state][0]}" ID="{LEGEND_PREFIX}{state}">'
+        f'<FONT COLOR="{STATE_COLORS[state][1]}">{escape(text)}</FONT></TD>'
+        if state in STATE_COLORS else f'<TD BORDER="0" ID="{LEGEND_PREFIX}{state}">{escape(text)}</TD>'
+        for state, text in legend_entries(statuses, total))
+    label = f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="3" CELLPADDING="3"><TR>{cells}</TR></TABLE>>'
+    with dot.subgraph(name="nbflow_legend") as row:
+        row.attr(rank="sink")
+        row.node(LEGEND, label=label, shape="plaintext", style="", margin="0", fontsize="10",
+                 id=LEGEND, tooltip="steps per state", **{"class": "nbflow-legend"})

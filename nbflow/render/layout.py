@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..core.errors import NbflowError
@@ -46,18 +48,41 @@ def render(source: str, fmt: str = "svg") -> bytes:
     """Lay out DOT `source` and return the drawing in `fmt` (svg, png, ...)."""
     if fmt == "dot":
         return source.encode()
+    return _run([f"-T{fmt}"], source, f"-T{fmt}").stdout
+
+
+def render_many(source: str, formats: Sequence[str], graph_attrs: dict[str, str] | None = None) -> dict[str, bytes]:
+    """One layout of `source`, drawn in every format of `formats` (one Graphviz run, not one per format).
+
+    `graph_attrs` are graph attributes given on the command line (`-Gsize=...`), defaults the DOT
+    source itself does not set.
+    """
+    with tempfile.TemporaryDirectory(prefix="nbflow-render-") as folder:
+        files = {fmt: Path(folder) / f"graph.{fmt}" for fmt in formats}
+        args = [f"-G{key}={value}" for key, value in (graph_attrs or {}).items()]
+        for fmt, file in files.items():
+            args += [f"-T{fmt}", f"-o{file}"]
+        _run(args, source, " ".join(f"-T{fmt}" for fmt in formats))
+        return {fmt: file.read_bytes() for fmt, file in files.items()}
+
+
+def _run(args: list[str], source: str, what: str) -> subprocess.CompletedProcess[bytes]:
     executable = find_executable()
-    result = subprocess.run([executable, f"-T{fmt}"], input=source.encode(), capture_output=True,
+    result = subprocess.run([executable, *args], input=source.encode(), capture_output=True,
                             timeout=TIMEOUT, check=False)
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise NbflowError(f"graphviz ({Path(executable).name} -T{fmt}) failed: "
+        raise NbflowError(f"graphviz ({Path(executable).name} {what}) failed: "
                           f"{message[-1] if message else f'exit code {result.returncode}'}")
-    return result.stdout
+    return result
 
 
 def render_svg(source: str) -> str:
     """SVG text without the XML prolog, ready to embed in HTML or a notebook output."""
-    text = render(source, "svg").decode()
+    return svg_text(render(source, "svg"))
+
+
+def svg_text(data: bytes) -> str:
+    text = data.decode()
     start = text.find("<svg")
     return text[start:] if start >= 0 else text

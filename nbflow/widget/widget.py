@@ -20,11 +20,12 @@ import traitlets
 
 from ..core.flow import Flow
 from ..core.graph import Graph
-from ..core.protocol import SVG_MIME, TEXT_MIME, WIDGET_MIME
+from ..core.protocol import PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
 from ..core.status import StepStatus, StepStatusJSON
 from ..render.dot import flow_dot
 from ..render.layout import render_svg
 from ..render.palette import STATE_COLORS
+from ..render.static import static_drawing
 from .rows import Coalescer, step_rows, time_saved
 from .summary import summarize
 
@@ -127,7 +128,9 @@ class FlowWidget(anywidget.AnyWidget):
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         action = content.get("action") if isinstance(content, dict) else None
         try:
-            if action == "run":
+            if action == "hello":  # a view asks whether a kernel is behind it (widget.js)
+                self.send({"hello": True})
+            elif action == "run":
                 pending = [n for n, s in self._flow.status().items() if s.state.value in ("pending", "stale")]
                 started = self._flow.run(*pending, rerun_failed=False) if pending else frozenset()
                 self.message = f"started {len(started)} step(s)" if started else "nothing pending"
@@ -194,17 +197,21 @@ class FlowWidget(anywidget.AnyWidget):
 
 
 def static_bundle(flow: Flow) -> dict[str, Any]:
-    """The graph as it stands with states baked in (SVG), and the status table as text.
+    """The graph as it stands with states baked in (SVG and PNG), and the status table as text.
 
-    What nbconvert, GitHub and papermill outputs show where widgets cannot render.
+    What nbconvert, GitHub, papermill outputs and untrusted notebooks show where
+    widgets cannot render (JupyterLab shows SVG only in trusted notebooks, PNG in all).
     """
     data: dict[str, Any] = {TEXT_MIME: flow.table()}
     graph = flow.graph
     if len(graph):
         try:
-            data[SVG_MIME] = render_svg(flow_dot(graph, flow.status()))
+            drawing = static_drawing(graph, flow.status())
         except Exception as error:
             data[TEXT_MIME] += f"\n(graph not drawn: {error})"
+        else:
+            data[SVG_MIME] = drawing.svg
+            data[PNG_MIME] = drawing.png
     return data
 
 

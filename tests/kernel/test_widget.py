@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -128,3 +129,15 @@ def test_displaying_a_flow_shows_its_widget(kernel: Kernel) -> None:
     reply = kernel.execute("from nbflow import Flow\nf = Flow({})\nf.add('a', 'x = 1')\nf")
     data = _widget_output(reply)
     assert ">a<" in data["image/svg+xml"] and "a" in data["text/plain"]
+
+
+def test_show_carries_a_png_and_the_widget_answers_a_views_hello(kernel: Kernel) -> None:
+    kernel.execute("%%step a\nx = 1")
+    kernel.execute("%flow wait", timeout=30)
+    data = _widget_output(kernel.execute("%flow show"))
+    assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    reply = kernel.execute(
+        "from nbflow.jupyter.extension import kernel_flow\nw = kernel_flow().widget()\nsent = []\n"
+        "w.send = sent.append\nw._on_message(w, {'action': 'hello'}, [])\nprint(sent)"
+    )
+    assert reply.text.strip() == "[{'hello': True}]"

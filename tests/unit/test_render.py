@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import re
 import shutil
+import struct
+import subprocess
 
 import pytest
 
@@ -13,9 +17,10 @@ from nbflow.core.spec import make_spec
 from nbflow.core.states import State
 from nbflow.core.status import StepStatus
 from nbflow.render import layout
-from nbflow.render.dot import PLACEHOLDER, flow_dot
+from nbflow.render.dot import LEGEND, PLACEHOLDER, flow_dot, legend_entries
 from nbflow.render.layout import GraphvizNotFound, render, render_svg
 from nbflow.render.palette import STATE_COLORS
+from nbflow.render.static import MAX_INCHES, static_drawing
 
 
 def _graph() -> Graph:
@@ -87,3 +92,55 @@ def test_no_graphviz_at_all_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, 
 def test_bad_dot_names_the_executable() -> None:
     with pytest.raises(NbflowError, match=r"graphviz \(graphviz-pure -Tsvg\) failed"):
         render("digraph { a -> }")
+
+
+def _boxes(svg: str) -> dict[str, tuple[float, float]]:
+    """{node name: (top, bottom)} in SVG coordinates (y grows downwards), from each node's outline."""
+    boxes = {}
+    for name, body in re.findall(r'class="node[^"]*">\s*<title>([^<]+)</title>(.*?)</g>\s*</g>', svg, re.S):
+        outline = " ".join(re.findall(r'(?:points|d)="([^"]+)"', body))
+        ys = [float(y) for y in re.findall(r"-?[\d.]+,(-?[\d.]+)", outline)]
+        boxes[html.unescape(name)] = (min(ys), max(ys))
+    return boxes
+
+
+def test_legend_is_a_node_below_every_step() -> None:
+    graph = _graph()
+    # A second root with no dependents: its rank is the first, the legend must still be last.
+    graph = graph.with_step(make_spec("lonely", "z = 1"))
+    statuses = {"load": StepStatus("load", State.SUCCEEDED, attempts=1, duration=1.0, time_saved=2.0)}
+    svg = render_svg(flow_dot(graph, statuses))
+    boxes = _boxes(svg)
+    legend_top, _ = boxes.pop(LEGEND)
+    assert len(boxes) == len(graph)
+    assert all(bottom < legend_top for _, bottom in boxes.values())
+    assert "succeeded 1" in svg and "pending 4" in svg and "saved 2.0s" in svg
+    assert legend_entries(statuses, len(graph))[-1] == ("saved", "saved 2.0s")
+
+
+def test_text_is_measured_with_the_metrics_of_its_font() -> None:
+    """A font Graphviz has no metrics for is measured as Times, narrower than it is drawn: text overflows."""
+    result = subprocess.run([layout.find_executable(), "-Tsvg"], input=flow_dot(_graph()).encode(),
+                            capture_output=True, check=True)
+    assert b"<svg" in result.stdout
+    assert b"metrics" not in result.stderr, result.stderr.decode()
+
+
+def test_static_drawing_is_svg_and_png_of_one_layout() -> None:
+    drawing = static_drawing(_graph(), {"load": StepStatus("load", State.FAILED, attempts=1, error="x")})
+    png = base64.b64decode(drawing.png)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and drawing.svg.startswith("<svg")
+    assert "failed 1" in drawing.svg
+
+
+def test_static_png_of_a_wide_graph_is_capped() -> None:
+    graph = Graph()
+    for layer in range(3):
+        for j in range(60):
+            after = f"s{layer - 1}_{j}" if layer else None
+            graph = graph.with_step(make_spec(f"s{layer}_{j}", f"v{layer}_{j} = 1", after=after))
+    uncapped = render(flow_dot(graph), "png")
+    width = struct.unpack(">I", uncapped[16:20])[0]
+    assert width > 96 * MAX_INCHES  # the cap matters for this graph
+    png = base64.b64decode(static_drawing(graph).png)
+    assert max(struct.unpack(">II", png[16:24])) <= 96 * MAX_INCHES

@@ -5,6 +5,15 @@
 const ORDER = ["pending", "waiting", "queued", "running", "retrying", "succeeded", "restored",
   "failed", "upstream-failed", "skipped", "cancelled", "stale"];
 const DONE = new Set(["succeeded", "restored", "failed", "upstream-failed", "skipped", "cancelled"]);
+// A view drawn from widget state saved in the notebook has no kernel behind it: the kernel
+// answers this view's "hello" (see FlowWidget._on_message); without an answer in this time, the
+// view says so and hides the buttons, which could do nothing. It does so at once when the widget
+// manager marks the view disconnected (a model restored without a comm). The hello is repeated
+// until answered, so a kernel busy at first (or a message sent before the comm was ready) still
+// brings the view back.
+const HELLO_MS = 5000;
+const HELLO_EVERY_MS = 1000;
+const OFFLINE = "not connected to a kernel: the graph as it was saved. Run the notebook for a live graph.";
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -170,21 +179,49 @@ function render({ model, el }) {
     detail.replaceChildren(...items);
   }
 
-  function showMessage() { message.textContent = model.get("message") || ""; }
+  let live = false;
+  const disconnected = () => el.closest(".jupyter-widgets-disconnected") !== null;
+  function showMessage() {
+    message.textContent = el.classList.contains("nbflow-offline") ? OFFLINE : model.get("message") || "";
+  }
+  function setOffline(off) {
+    if (el.classList.contains("nbflow-offline") === off) return;
+    el.classList.toggle("nbflow-offline", off);
+    showMessage();
+  }
+  function setLive() {
+    live = true;
+    clearInterval(hello);
+    el.setAttribute("data-nbflow-live", "1"); // the kernel answered (tests wait for it)
+    setOffline(disconnected());
+  }
+  function onCustom(msg) { if (msg && msg.hello) setLive(); }
+  const offline = setTimeout(() => { if (!live) setOffline(true); }, HELLO_MS);
+  const hello = setInterval(() => { if (!disconnected()) model.send({ action: "hello" }); }, HELLO_EVERY_MS);
+  const watcher = new MutationObserver(() => { if (disconnected()) setOffline(true); else if (live) setOffline(false); });
+  watcher.observe(el, { attributes: true, attributeFilter: ["class"] });
 
   drawGraph();
   update();
   showMessage();
+  if (disconnected()) setOffline(true);
   const onLayout = () => { drawGraph(); update(); };
+  const onSteps = () => { setLive(); update(); }; // only a live kernel sends new states
+  model.on("msg:custom", onCustom);
+  model.send({ action: "hello" });
   model.on("change:layout_svg", onLayout);
-  model.on("change:steps", update);
+  model.on("change:steps", onSteps);
   model.on("change:saved", update);
   model.on("change:detail", showDetail);
   model.on("change:selected", update);
   model.on("change:message", showMessage);
   return () => {
+    clearTimeout(offline);
+    clearInterval(hello);
+    watcher.disconnect();
+    model.off("msg:custom", onCustom);
     model.off("change:layout_svg", onLayout);
-    model.off("change:steps", update);
+    model.off("change:steps", onSteps);
     model.off("change:saved", update);
     model.off("change:detail", showDetail);
     model.off("change:selected", update);
