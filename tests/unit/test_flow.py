@@ -8,6 +8,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -345,6 +346,55 @@ def test_rerunning_a_step_reruns_its_dependents(flow: Flow) -> None:
     flow.run()  # everything is up to date: nothing runs
     flow.wait(timeout=10)
     assert flow.namespace["count"] == {"a": 1, "b": 2, "c": 2, "x": 1}
+
+
+def test_force_reruns_active_dependents_instead_of_restoring_them(tmp_path: Path) -> None:
+    """run(step, force=True) while a dependent still waits: the dependent executes, it is not restored."""
+    from nbflow.store.store import Store
+
+    log, go = tmp_path / "log.txt", tmp_path / "go"
+    store = Store(tmp_path / "store", flow_name="force", watch_root=tmp_path)
+    ran = "open(log, 'a').write('{name} ')\n"
+    with Flow({"log": str(log), "go": str(go)}, cache=store) as flow:
+        flow.add("a", ran.format(name="a") + "a = 1")
+        # g waits for the file `go`: a barrier the test opens, with a key that stays the same
+        flow.add("g", "import os, time\nwhile not os.path.exists(go):\n    time.sleep(0.005)\ng = 1")
+        flow.add("b", ran.format(name="b") + "b = a + 1", after="a,g")
+        go.touch()
+        flow.run()
+        flow.wait(timeout=10)
+        assert log.read_text().split() == ["a", "b"]
+        assert all(s.key is not None for s in flow.status().values())  # each can be restored
+        go.unlink()
+        flow.invalidate("g")  # g and b are stale; b's checkpoint still matches
+        flow.run("g")
+        assert flow.status()["b"].state is State.WAITING
+        flow.run("a", force=True)  # b is downstream of a: it must execute again
+        go.touch()
+        flow.wait(timeout=10)
+        got = flow.status()
+    store.close()
+    assert log.read_text().split() == ["a", "b", "a", "b"]
+    assert (got["a"].state, got["g"].state, got["b"].state) == (State.SUCCEEDED, State.RESTORED, State.SUCCEEDED)
+
+
+def test_force_on_a_running_step_starts_it_again() -> None:
+    """run(step, force=True) while the step runs abandons that attempt and runs it anew."""
+    executor = Settling(4)
+    with Flow(executors=[executor]) as flow:
+        gate, started = threading.Event(), threading.Semaphore(0)
+        flow.namespace.update(gate=gate, started=started, count={"n": 0})
+        flow.add("slow", "count['n'] += 1\nstarted.release()\ngate.wait(10)\nslow = count['n']")
+        flow.run()
+        assert started.acquire(timeout=10)
+        assert flow.run("slow", force=True) == frozenset({"slow"})
+        assert started.acquire(timeout=10)
+        gate.set()
+        flow.wait(timeout=10)
+        executor.wait_settled(2)  # the abandoned first attempt came back too, and was dropped
+        got = flow.status()["slow"]
+        assert (got.state, got.attempts) == (State.SUCCEEDED, 1)
+        assert flow.namespace["count"] == {"n": 2}
 
 
 def test_redefinition_marks_stale_and_identical_definition_is_a_no_op(flow: Flow) -> None:
