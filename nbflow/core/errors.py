@@ -146,6 +146,17 @@ class FlowTimeout(NbflowError, TimeoutError):
         )
 
 
+class WaitInterrupted(NbflowError, KeyboardInterrupt):
+    """A wait interrupted by the user (Ctrl-C, the kernel's interrupt): the steps go on in the background.
+
+    Still a KeyboardInterrupt, so "Run All" stops at the cell as before; the
+    message is the one line shown instead of a traceback through nbflow.
+    """
+
+    def __init__(self, message: str, running: Sequence[str] = ()) -> None:
+        super().__init__(message, running=tuple(running))
+
+
 class FlowFailed(NbflowError, RuntimeError):
     """Steps failed; names each one with the first line of its error."""
 

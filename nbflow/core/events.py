@@ -181,6 +181,7 @@ class StepUpstreamFailed(StepEvent):
 
     state = State.UPSTREAM_FAILED
     upstream: str = ""
+    reason: str = ""  # "upstream step 'a' failed", or "... was blocked" when `upstream` did not run either
 
 
 @dataclass(frozen=True)

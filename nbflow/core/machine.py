@@ -71,7 +71,8 @@ class StateMachine:
 
     def _evaluate(self, step: StepRecord) -> None:
         steps = self._steps
-        decided = verdict(step.spec, lambda d: outcome(steps[d].state, steps[d].spec.on_fail))
+        decided = verdict(step.spec, lambda d: outcome(steps[d].state, steps[d].spec.on_fail),
+                          lambda d: steps[d].state is State.UPSTREAM_FAILED)
         if decided.state is None:
             step.unmet = sum(1 for d in step.spec.after if steps[d].state not in TERMINAL)
             return
@@ -80,7 +81,8 @@ class StateMachine:
         elif decided.state is State.UPSTREAM_FAILED:
             step.reason = decided.reason
             self._finish(step, State.UPSTREAM_FAILED,
-                         ev.StepUpstreamFailed(self._run, step=step.name, upstream=decided.upstream))
+                         ev.StepUpstreamFailed(self._run, step=step.name, upstream=decided.upstream,
+                                               reason=decided.reason))
         elif decided.state is State.CANCELLED:
             step.reason = decided.reason
             self._finish(step, State.CANCELLED, ev.StepCancelled(self._run, step=step.name, reason=decided.reason))

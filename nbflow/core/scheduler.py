@@ -204,8 +204,13 @@ class Scheduler(StateMachine):
 
     def cancel(self, names: Iterable[str] | None = None, downstream: bool = False,
                reason: str = "cancelled by the user") -> frozenset[str]:
-        """Cancel active steps: all, the named ones, or the named subtrees."""
+        """Cancel active steps: all, the named ones, or the named subtrees.
+
+        Returns every step this call cancelled, those cancelled because a
+        dependency was included.
+        """
         with self._lock:
+            before = set(self._active)
             if names is None:
                 targets = set(self._active)
             else:
@@ -215,20 +220,18 @@ class Scheduler(StateMachine):
                     targets.add(name)
                     if downstream:
                         targets |= self._graph.descendants(name)
-            done = []
             for name in self._graph.topological_order():
                 if name in targets and name in self._active:
                     step = self._steps[name]
                     self._abandon(step)
                     step.reason = reason
                     self._finish(step, State.CANCELLED, ev.StepCancelled(self._run, step=name, reason=reason))
-                    done.append(name)
                     # Settle the cascade before the next target, so the outcome is
                     # the same whatever order the targets were named in.
                     self._drain_checks()
             self._queues.dispatch_all()
             self._drain_checks()
-            return frozenset(done)
+            return frozenset(n for n in before - self._active if self._steps[n].state is State.CANCELLED)
 
     def adopt(self, name: str, result: AttemptResult) -> None:
         """Take outputs restored outside a run (`%flow resume`): bind them, mark the step restored."""

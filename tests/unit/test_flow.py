@@ -229,6 +229,9 @@ def test_failure_blocks_dependents_as_upstream_failed(flow: Flow) -> None:
         flow.wait(timeout=10)
     assert states(flow) == {"a": "failed", "b": "upstream-failed", "c": "upstream-failed", "d": "succeeded"}
     assert info.value.blocked == ("b", "c")
+    got = flow.status()
+    assert got["b"].reason == "upstream step 'a' failed"
+    assert got["c"].reason == "upstream step 'b' was blocked by a failure further up"  # b itself did not fail
 
 
 def test_after_any_runs_on_first_success_and_blocks_only_when_none_can(flow: Flow) -> None:
@@ -290,7 +293,7 @@ def test_cancel_one_step_cancels_what_cannot_run_without_it() -> None:
         flow.add("other", "o = 1")
         flow.run()
         flow.wait("other", timeout=10)
-        assert flow.cancel("hang") == frozenset({"hang"})
+        assert flow.cancel("hang") == frozenset({"hang", "child"})  # the dependent it took with it too
         flow.wait(timeout=10)
         gate.set()
         got = flow.status()
@@ -395,6 +398,17 @@ def test_force_on_a_running_step_starts_it_again() -> None:
         got = flow.status()["slow"]
         assert (got.state, got.attempts) == (State.SUCCEEDED, 1)
         assert flow.namespace["count"] == {"n": 2}
+
+
+def test_private_names_stay_in_the_step(flow: Flow) -> None:
+    """A step's `_`-names are scratch: the namespace's own `_` and `_tmp` are left as they were."""
+    flow.namespace.update({"_": "last result", "_tmp": "mine"})
+    flow.add("fit", "coef, *_ = (3, 4, 5)\n_tmp = coef * 2\ndouble = _tmp")
+    flow.run()
+    flow.wait(timeout=10)
+    assert (flow.namespace["coef"], flow.namespace["double"]) == (3, 6)
+    assert (flow.namespace["_"], flow.namespace["_tmp"]) == ("last result", "mine")
+    assert set(flow.status()["fit"].outputs) == {"coef", "double"}
 
 
 def test_redefinition_marks_stale_and_identical_definition_is_a_no_op(flow: Flow) -> None:
