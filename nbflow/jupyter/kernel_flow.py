@@ -99,11 +99,11 @@ class Resumed:
     missing: tuple[str, ...]
 
     def text(self) -> str:
-        lines = [f"nbflow: restored {len(self.restored)} step(s)"
-                 + (f": {', '.join(self.restored)}" if self.restored else "")]
+        names = f": {', '.join(self.restored)}" if self.restored else ""
+        line = f"nbflow: restored {len(self.restored)} step(s){names}"
         if self.missing:
-            lines.append(f"nbflow: not restorable (run their cells): {', '.join(self.missing)}")
-        return "\n".join(lines)
+            line += f"; not restorable (run their cells): {', '.join(self.missing)}"
+        return line
 
 
 class KernelFlow:
@@ -356,7 +356,7 @@ class KernelFlow:
         elif isinstance(event, ev.StepCancelled):
             sink.note(f"– {event.step} cancelled: {event.reason}")
         elif isinstance(event, ev.StepUpstreamFailed):
-            sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
+            sink.note(f"✗ {event.step} blocked: {event.reason or f'upstream step {event.upstream!r} failed'}")
         elif isinstance(event, ev.StepRestored):
             saved = f", saved {format_duration(event.time_saved)}" if event.time_saved else ""
             when = ""
