@@ -146,6 +146,7 @@ class StateMachine:
             step.started, step.mono_started = now, time.monotonic()
         step.log.append(AttemptInfo(step.attempt, now))
         step.state = State.RUNNING
+        step.threads += 1
         self._queues.started(spec.executor)
         self._publish(ev.StepStarted(self._run, step=step.name, attempt=step.attempt))
         if spec.timeout is not None:
@@ -177,6 +178,7 @@ class StateMachine:
     def _attempt_done(self, step: StepRecord, token: object, result: AttemptResult | None,
                       error: BaseException | None) -> None:
         with self._lock:
+            step.threads -= 1
             current = step.token is token
             if current:
                 self._attempt_over(step, result, error)

@@ -55,7 +55,7 @@ def cancelled(done: frozenset[str], graph: Graph) -> str:
     """`%flow cancel [STEP ...] [--downstream]`: every step it cancelled, the ones that depended on them too."""
     if not done:
         return "nbflow: cancelled nothing (no step was waiting or running)"
-    return f"nbflow: cancelled {plural(len(done))}: {names(done, graph)}"
+    return f"nbflow: cancelled {names(done, graph)}"
 
 
 def invalidated(step: str, dropped: bool, rerun: bool, graph: Graph) -> str:

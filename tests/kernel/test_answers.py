@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from .conftest import Kernel
@@ -90,7 +91,7 @@ def test_cancel_names_every_cancelled_step_downstream_included(kernel: Kernel, t
     kernel.execute(f"%%step hang\nimport os, time\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.01)")
     kernel.execute("%%step mid --after hang\nm = 1")
     kernel.execute("%%step low --after mid\nn = 1")
-    assert one_line(kernel, "%flow cancel hang --downstream") == "nbflow: cancelled 3 steps: hang, mid, low"
+    assert one_line(kernel, "%flow cancel hang --downstream") == "nbflow: cancelled hang, mid, low"
     go.touch()  # the abandoned thread ends
     kernel.execute("%%step other\no = 1")
     kernel.execute("%flow wait other")
@@ -145,3 +146,30 @@ def test_duplicate_step_names_the_other_cell_by_position_and_first_line(tmp_path
                              "rename one of the two steps")
     finally:
         kernel.close()
+
+
+def test_interrupting_a_plain_cell_while_steps_run_gives_the_hint(kernel: Kernel, tmp_path: Path) -> None:
+    go, started = tmp_path / "go", tmp_path / "started"
+    kernel.execute(f"%%step hang\nimport os, time\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.01)")
+    msg_id = kernel.send(f"import os, time\nopen({str(started)!r}, 'w').close()\nwhile True:\n    time.sleep(0.01)")
+    deadline = time.monotonic() + 30
+    while not started.exists():  # the barrier: the plain cell is in its loop (polled: it writes no message)
+        assert time.monotonic() < deadline, "the plain cell never started"
+        kernel.drain(0.02)
+    kernel.manager.interrupt_kernel()
+    reply = kernel.collect(msg_id)
+    go.touch()
+    assert reply.status == "error" and reply.error.startswith("KeyboardInterrupt")
+    assert "nbflow: interrupted; 1 step still running — %flow cancel stops them" in reply.text
+
+
+def test_retry_messages_come_in_the_order_things_happened(kernel: Kernel, tmp_path: Path) -> None:
+    flag = tmp_path / "tried"
+    reply = kernel.execute(f"%%step flaky --retries 1\nimport os\nif not os.path.exists({str(flag)!r}):\n"
+                           f"    open({str(flag)!r}, 'w').close()\n    raise ValueError('first try')\nv = 1")
+    assert kernel.execute("%flow wait").status == "ok"
+    text = kernel.widget_text(reply.widget_ids()[0])
+    marks = [text.find(m) for m in ("flaky: attempt 1 failed: ValueError: first try", "flaky: retrying in 0s",
+                                    "flaky: attempt 2 of 2", "✓ flaky succeeded")]
+    assert -1 not in marks and marks == sorted(marks), text
+    assert text.count("retrying in") == 1

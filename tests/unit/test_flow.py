@@ -193,6 +193,27 @@ def test_timeout_abandons_the_attempt_and_discards_its_late_outputs() -> None:
         assert flow.namespace["value"] == 2  # the abandoned attempt's value=1 never lands
 
 
+def test_status_names_a_timed_out_thread_still_running_in_the_background() -> None:
+    """A thread cannot be killed: status says the abandoned attempt still runs, until it returns."""
+    from nbflow.core.status import format_table
+
+    executor = Settling(4)
+    with Flow(executors=[executor]) as flow:
+        gate = threading.Event()
+        flow.namespace["gate"] = gate
+        flow.add("spin", "gate.wait(10)", timeout="100ms")
+        flow.run()
+        flow.wait(timeout=10, raise_on_failure=False)
+        got = flow.status()["spin"]
+        assert (got.state, got.background) == (State.FAILED, 1)
+        assert got.detail.endswith("(its abandoned attempt is still running in the background)")
+        assert "still running in the background" in format_table([got])
+        gate.set()
+        executor.wait_settled(1)
+        assert flow.status()["spin"].background == 0
+        assert "background" not in flow.status()["spin"].detail
+
+
 def test_timeout_without_retries_fails_and_namespace_is_untouched() -> None:
     """A step that times out leaves the namespace as it was, also once its thread finishes."""
     executor = Settling(4)
