@@ -63,6 +63,25 @@ def _parameters(pairs: tuple[tuple[str, str], ...], files: tuple[str, ...]) -> d
     return params
 
 
+def _check_parameters(notebook: Path, params: dict[str, Any]) -> None:
+    """Exit 2 naming a parameter the notebook does not have (a typo would otherwise be injected unread)."""
+    from .batch.cells import NotebookError, notebook_parameters, read_notebook
+
+    if not params:
+        return
+    try:
+        known = notebook_parameters(read_notebook(notebook))
+    except NotebookError as error:
+        _fail_usage(str(error))
+    unknown = [name for name in params if name not in (known or [])]
+    if not unknown:
+        return
+    listed = ", ".join(unknown)
+    having = "it has no cell tagged 'parameters'" if known is None else f"its parameters: {', '.join(known) or 'none'}"
+    _fail_usage(f"-p {listed}: not a parameter of {notebook.name} ({having}); "
+                "--allow-unknown-params injects it anyway")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nbflow")
 def main() -> None:
@@ -76,6 +95,8 @@ def main() -> None:
               help="Set a parameter (injected the papermill way); repeatable.")
 @click.option("-f", "--parameters-file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="YAML file of parameters; repeatable, -p wins.")
+@click.option("--allow-unknown-params", is_flag=True,
+              help="Inject -p/-f parameters the notebook's `parameters` cell does not assign (default: exit 2).")
 @click.option("--force", is_flag=True, help="Compute every step; restore nothing from checkpoints.")
 @click.option("--store", metavar="URL", help="Checkpoint store (folder or fsspec URL); default .nbflow/ beside "
               "the notebook.")
@@ -84,7 +105,8 @@ def main() -> None:
 @click.option("--cwd", type=click.Path(exists=True, file_okay=False), help="Kernel working directory (default: the "
               "notebook's folder).")
 def run(notebook: str, output: str | None, pairs: tuple[tuple[str, str], ...], files: tuple[str, ...],
-        force: bool, store: str | None, kernel_name: str | None, progress: bool | None, cwd: str | None) -> None:
+        allow_unknown_params: bool, force: bool, store: str | None, kernel_name: str | None,
+        progress: bool | None, cwd: str | None) -> None:
     """Execute NOTEBOOK with papermill, wait for every step, write OUTPUT (default NOTEBOOK.out.ipynb).
 
     Each step's output lands in its own cell; the final graph (SVG) and the
@@ -101,6 +123,8 @@ def run(notebook: str, output: str | None, pairs: tuple[tuple[str, str], ...], f
     if target == source:
         _fail_usage("OUTPUT must differ from NOTEBOOK (the input stays as written)")
     params = _parameters(pairs, files)
+    if not allow_unknown_params:
+        _check_parameters(source, params)
     target.parent.mkdir(parents=True, exist_ok=True)
     show = sys.stderr.isatty() if progress is None else progress
     failure: PapermillExecutionError | None = None
@@ -162,7 +186,8 @@ def _store(notebook: str, store: str | None) -> Any:
 
 @main.command()
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
-@click.option("--runs", "limit", default=5, show_default=True, help="How many recent runs to list.")
+@click.option("--runs", "limit", default=5, show_default=True,
+              help="How many recent runs to list (one per kernel session: an `nbflow run`, or a notebook's kernel).")
 @click.option("--store", metavar="URL", help="Checkpoint store, if not .nbflow/ beside the notebook.")
 def status(notebook: str, limit: int, store: str | None) -> None:
     """Print NOTEBOOK's recent runs and each step's latest state from the manifest."""
@@ -170,7 +195,7 @@ def status(notebook: str, limit: int, store: str | None) -> None:
 
     st = _store(notebook, store)
     try:
-        runs = st.manifest.runs(limit)
+        runs = st.manifest.runs(limit, per_session=True)  # one row per notebook execution (kernel session)
         latest = st.manifest.latest()
     finally:
         st.close()
@@ -190,11 +215,13 @@ def status(notebook: str, limit: int, store: str | None) -> None:
 
 @main.command()
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
-@click.option("--older-than", metavar="DURATION", help="Also remove unreferenced-by-latest checkpoints older "
-              "than this (e.g. 7d, 12h).")
+@click.option("--older-than", metavar="DURATION",
+              help="Also remove checkpoints of earlier runs older than DURATION (e.g. 7d, 12h). The checkpoints "
+              "of the latest run are always kept.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, and remove nothing.")
 @click.option("--store", metavar="URL", help="Checkpoint store, if not .nbflow/ beside the notebook.")
-def clean(notebook: str, older_than: str | None, store: str | None) -> None:
-    """Remove NOTEBOOK's checkpoints that no step's latest run refers to."""
+def clean(notebook: str, older_than: str | None, dry_run: bool, store: str | None) -> None:
+    """Remove NOTEBOOK's checkpoints that no step's latest run refers to, and say what was removed."""
     from .store.cleaning import clean as clean_store
 
     try:
@@ -204,10 +231,10 @@ def clean(notebook: str, older_than: str | None, store: str | None) -> None:
     st = _store(notebook, store)
     try:
         current = [r.status for r in st.manifest.latest()]
-        removed, kept = clean_store(st, current, older_than=older)
+        cleaned = clean_store(st, current, older_than=older, dry_run=dry_run)
     finally:
         st.close()
-    click.echo(f"nbflow: removed {removed} checkpoint(s), kept {kept}")
+    click.echo(cleaned.text())
 
 
 @main.command()

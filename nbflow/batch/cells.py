@@ -137,3 +137,27 @@ def setup_code(nb: Any) -> str:
         if keep:
             parts.append(ast.unparse(ast.Module(body=keep, type_ignores=[])))
     return "\n\n".join(parts)
+
+
+def notebook_parameters(nb: Any) -> list[str] | None:
+    """The names the cell tagged `parameters` assigns, in order (None: the notebook has no such cell).
+
+    `nbflow run` checks `-p NAME` against them, so a misspelt parameter is
+    refused instead of injected unread.
+    """
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            try:
+                tree = parse(_transform(cell.source))
+            except SyntaxError:
+                return []
+            names: list[str] = []
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+                    if isinstance(node, ast.AnnAssign) else []
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name) and name.id not in names:
+                            names.append(name.id)
+            return names
+    return None

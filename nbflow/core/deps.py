@@ -51,13 +51,19 @@ WAIT = Verdict(None)
 READY = Verdict(State.RUNNING)
 
 
-def verdict(spec: StepSpec, dep_outcome: Callable[[str], Outcome]) -> Verdict:
-    """Whether `spec` may run, must wait, or is settled by its dependencies."""
+def verdict(spec: StepSpec, dep_outcome: Callable[[str], Outcome],
+            blocked: Callable[[str], bool] = lambda dep: False) -> Verdict:
+    """Whether `spec` may run, must wait, or is settled by its dependencies.
+
+    `blocked(dep)`: the dependency is upstream-failed itself, so the reason
+    says it was blocked rather than that it failed.
+    """
     results = {dep: dep_outcome(dep) for dep in spec.after}
     # A failure blocks before a cancellation does, whatever their order.
     for dep, result in results.items():
         if result is Outcome.FAIL:
-            return Verdict(State.UPSTREAM_FAILED, dep, f"upstream step {dep!r} failed")
+            what = "was blocked by a failure further up" if blocked(dep) else "failed"
+            return Verdict(State.UPSTREAM_FAILED, dep, f"upstream step {dep!r} {what}")
     for dep, result in results.items():
         if result is Outcome.CANCEL:
             return Verdict(State.CANCELLED, dep, f"upstream step {dep!r} was cancelled")

@@ -95,9 +95,16 @@ class UnknownStepError(NbflowError, LookupError):
 class DuplicateStepError(NbflowError, ValueError):
     """A step name already owned by another cell."""
 
-    def __init__(self, name: str, owner: str | None = None) -> None:
-        where = f" (defined in cell {owner})" if owner else ""
-        super().__init__(f"step {name!r} is already defined{where}", step=name, owner=owner)
+    step: str
+    owner: str | None
+    where: str | None
+
+    def __init__(self, name: str, owner: str | None = None, where: str | None = None) -> None:
+        """`owner`: the other cell's id; `where`: how a user finds it ("cell 3 (`raw = load()`)"), if known."""
+        text = f" (defined in cell {owner})" if owner else ""
+        if where:
+            text = f" in {where}; rename one of the two steps"
+        super().__init__(f"step {name!r} is already defined{text}", step=name, owner=owner, where=where)
 
 
 class CycleError(NbflowError, ValueError):
@@ -146,6 +153,17 @@ class FlowTimeout(NbflowError, TimeoutError):
             timeout=timeout,
             unfinished=tuple(unfinished),
         )
+
+
+class WaitInterrupted(NbflowError, KeyboardInterrupt):
+    """A wait interrupted by the user (Ctrl-C, the kernel's interrupt): the steps go on in the background.
+
+    Still a KeyboardInterrupt, so "Run All" stops at the cell as before; the
+    message is the one line shown instead of a traceback through nbflow.
+    """
+
+    def __init__(self, message: str, running: Sequence[str] = ()) -> None:
+        super().__init__(message, running=tuple(running))
 
 
 class FlowFailed(NbflowError, RuntimeError):

@@ -184,6 +184,7 @@ class StepUpstreamFailed(StepEvent):
 
     state = State.UPSTREAM_FAILED
     upstream: str = ""
+    reason: str = ""  # "upstream step 'a' failed", or "... was blocked" when `upstream` did not run either
     duration: float | None = None  # seconds since it started, on the monotonic clock
 
 

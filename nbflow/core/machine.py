@@ -75,7 +75,8 @@ class StateMachine:
 
     def _evaluate(self, step: StepRecord) -> None:
         steps = self._steps
-        decided = verdict(step.spec, lambda d: outcome(steps[d].state, steps[d].spec.on_fail))
+        decided = verdict(step.spec, lambda d: outcome(steps[d].state, steps[d].spec.on_fail),
+                          lambda d: steps[d].state is State.UPSTREAM_FAILED)
         if decided.state is None:
             step.unmet = sum(1 for d in step.spec.after if steps[d].state not in TERMINAL)
             return
@@ -84,7 +85,8 @@ class StateMachine:
         elif decided.state is State.UPSTREAM_FAILED:
             step.reason = decided.reason
             self._finish(step, State.UPSTREAM_FAILED,
-                         ev.StepUpstreamFailed(self._run, step=step.name, upstream=decided.upstream))
+                         ev.StepUpstreamFailed(self._run, step=step.name, upstream=decided.upstream,
+                                               reason=decided.reason))
         elif decided.state is State.CANCELLED:
             step.reason = decided.reason
             self._finish(step, State.CANCELLED, ev.StepCancelled(self._run, step=step.name, reason=decided.reason))
@@ -167,6 +169,7 @@ class StateMachine:
             step.started, step.mono_started = now, time.monotonic()
         step.log.append(AttemptInfo(step.attempt, now))
         step.state = State.RUNNING
+        step.threads += 1
         self._queues.started(spec.executor)
         self._publish(ev.StepStarted(self._run, step=step.name, attempt=step.attempt))
         if spec.timeout is not None:
@@ -198,6 +201,7 @@ class StateMachine:
     def _attempt_done(self, step: StepRecord, token: object, result: AttemptResult | None,
                       error: BaseException | None) -> None:
         with self._lock:
+            step.threads -= 1
             current = step.token is token
             if current:
                 self._attempt_over(step, result, error)

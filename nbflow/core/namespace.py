@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .analysis import analyze
+from .analysis.result import private
 from .errors import NbflowError
 from .executor import RemoteExecutor, RemoteFailure, remote_failure
 from .spec import StepSpec
@@ -109,7 +110,7 @@ class NamespaceHost:
         analysis = analyze(spec.code)
         if analysis.star_import:
             before = self.namespace
-            names = [n for n, v in scope.items() if before.get(n, _MISSING) is not v]
+            names = [n for n, v in scope.items() if before.get(n, _MISSING) is not v and not private(n)]
         else:
             names = [n for n in analysis.outputs if n in scope]
         deleted = tuple(n for n in analysis.deletes if n not in scope)

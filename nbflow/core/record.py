@@ -41,6 +41,7 @@ class StepRecord:
         "start_at",
         "started",
         "state",
+        "threads",
         "token",
         "traceback",
         "unmet",
@@ -53,6 +54,8 @@ class StepRecord:
         self.state = State.PENDING
         self.token: object | None = None
         self.log: deque[AttemptInfo] = deque(maxlen=_LOG_LIMIT)
+        #: attempts started whose thread (or worker) has not returned, abandoned ones included: kept across runs
+        self.threads = 0
         self.reset()
 
     def reset(self) -> None:
@@ -91,5 +94,6 @@ class StepRecord:
             error=self.error if self.state is State.FAILED or self.state in ACTIVE else None,
             traceback=self.traceback if self.state is State.FAILED or self.state in ACTIVE else None,
             reason=self.reason, outputs=self.outputs, attempt_log=tuple(self.log),
-            key=self.key, not_restorable=self.not_restorable, why=self.why, **self.provenance,
+            key=self.key, not_restorable=self.not_restorable, why=self.why,
+            background=self.threads - (1 if self.state is State.RUNNING else 0), **self.provenance,
         )

@@ -167,18 +167,21 @@ class Scheduler(StateMachine):
         """
         with self._lock:
             self._check_open()
-            chosen = self._select(names, force, rerun_failed)
+            wanted = None if names is None else list(names)
+            chosen, restarted = self._select(wanted, force, rerun_failed)
             order = [n for n in self._graph.topological_order() if n in chosen]
             if order and not self._active:
                 self._run += 1
                 self._publish(ev.FlowStarted(self._run))
-            # --force re-runs the named steps and everything below them.
-            forced = set(chosen) if names is None else set(names) | self._graph.descendants_of(set(names))
+            # --force re-runs the named steps and everything below them, active ones included.
+            forced = set(chosen) if wanted is None else set(wanted) | self._graph.descendants_of(set(wanted))
+            for step in restarted:
+                step.force = step.force or (force and step.name in forced)
             for name in order:
                 step = self._steps[name]
+                self._abandon(step)  # a forced step that was running starts again
                 step.reset()
                 step.force = force and name in forced
-                step.token = None
                 step.state = State.WAITING
                 self._active.add(name)
                 self._publish(ev.StepWaiting(self._run, step=name))
@@ -186,6 +189,7 @@ class Scheduler(StateMachine):
                 step = self._steps[name]
                 if step.state is State.WAITING:
                     self._evaluate(step)
+            self._queues.dispatch_all()
             self._drain_checks()
             return frozenset(order)
 
@@ -200,8 +204,13 @@ class Scheduler(StateMachine):
 
     def cancel(self, names: Iterable[str] | None = None, downstream: bool = False,
                reason: str = "cancelled by the user") -> frozenset[str]:
-        """Cancel active steps: all, the named ones, or the named subtrees."""
+        """Cancel active steps: all, the named ones, or the named subtrees.
+
+        Returns every step this call cancelled, those cancelled because a
+        dependency was included.
+        """
         with self._lock:
+            before = set(self._active)
             if names is None:
                 targets = set(self._active)
             else:
@@ -211,20 +220,18 @@ class Scheduler(StateMachine):
                     targets.add(name)
                     if downstream:
                         targets |= self._graph.descendants(name)
-            done = []
             for name in self._graph.topological_order():
                 if name in targets and name in self._active:
                     step = self._steps[name]
                     self._abandon(step)
                     step.reason = reason
                     self._finish(step, State.CANCELLED, ev.StepCancelled(self._run, step=name, reason=reason))
-                    done.append(name)
                     # Settle the cascade before the next target, so the outcome is
                     # the same whatever order the targets were named in.
                     self._drain_checks()
             self._queues.dispatch_all()
             self._drain_checks()
-            return frozenset(done)
+            return frozenset(n for n in before - self._active if self._steps[n].state is State.CANCELLED)
 
     def adopt(self, name: str, result: AttemptResult) -> None:
         """Take outputs restored outside a run (`%flow resume`): bind them, mark the step restored."""
@@ -278,15 +285,15 @@ class Scheduler(StateMachine):
 
     # -- checks and selection --------------------------------------------------
 
-    def _select(self, names: Iterable[str] | None, force: bool, rerun_failed: bool) -> set[str]:
-        """The steps a run takes (see `selection.py`); active ones below them go back to waiting."""
-        wanted = None if names is None else list(names)
+    def _select(self, wanted: list[str] | None, force: bool, rerun_failed: bool
+                ) -> tuple[set[str], list[StepRecord]]:
+        """(the steps a run takes, the active ones below them, sent back to waiting); see `selection.py`."""
         for name in wanted or ():
             self._require(name)
         chosen, restart = select(self._graph, self._steps, self._active, wanted, force, rerun_failed)
         for step in restart:
             self._restart(step)
-        return chosen
+        return chosen, restart
 
     def _require(self, name: str) -> None:
         """Raise UnknownStepError (with a suggestion) unless `name` is a step."""

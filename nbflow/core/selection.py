@@ -16,14 +16,18 @@ from .states import TERMINAL, UP_TO_DATE, State
 
 def select(graph: Graph, steps: Mapping[str, StepRecord], active: Set[str], names: Iterable[str] | None,
            force: bool, rerun_failed: bool) -> tuple[set[str], list[StepRecord]]:
-    """(the steps to schedule, the active steps below them to restart); `names` are known steps."""
+    """(the steps to schedule, the active steps below them to restart); `names` are known steps.
+
+    A forced named step is taken even while it is active (its attempt is
+    abandoned); the active steps below it restart, and are forced too.
+    """
     if names is None:
         chosen = {n for n, s in steps.items() if n not in active and (force or s.state not in UP_TO_DATE)}
     else:
         chosen = set()
         for name in names:
-            if name not in active and (force or steps[name].state not in UP_TO_DATE):
-                chosen.add(name)
+            if force or (name not in active and steps[name].state not in UP_TO_DATE):
+                chosen.add(name)  # forced: even an active step starts again, without restoring
             _add_needs(graph, steps, active, name, chosen, rerun_failed)
     restart: list[StepRecord] = []
     for below in graph.descendants_of(chosen) - chosen:

@@ -62,6 +62,7 @@ class StepStatusJSON(_RequiredJSON, total=False):
     computed_at: float | None
     not_restorable: str | None
     why: str | None
+    background: int
 
 
 #: What a table row, a graph node or a badge needs: the summary form's keys.
@@ -114,6 +115,9 @@ class StepStatus:
     time_saved: float | None = None
     not_restorable: str | None = None
     why: str | None = None  # why it ran (what changed since its last checkpoint), or why it was restored
+    #: abandoned attempts (timed out, cancelled) whose thread still runs: a thread cannot be killed, so
+    #: this is why the kernel may stay busy after the step has failed or been cancelled
+    background: int = 0
 
     @property
     def source(self) -> str:
@@ -126,7 +130,13 @@ class StepStatus:
     def detail(self) -> str:
         """The first line of the error, or of the skip/cancel/stale reason, or of why it cannot restore."""
         text = self.error or self.reason or self.not_restorable or ""
-        return text.splitlines()[0] if text else ""
+        line = text.splitlines()[0] if text else ""
+        if self.background:
+            still = ("its abandoned attempt is" if self.background == 1
+                     else f"{self.background} abandoned attempts are")
+            line = f"{line} ({still} still running in the background)" if line else \
+                f"{still} still running in the background"
+        return line
 
     def describe_source(self) -> str:
         """One line on where the outputs come from: `restored 12:03:04 from PATH (saved 1m58s)`."""
@@ -176,6 +186,7 @@ class StepStatus:
             "checkpoint": self.checkpoint, "size": self.size, "write_seconds": self.write_seconds,
             "load_seconds": self.load_seconds, "original_seconds": self.original_seconds,
             "computed_at": self.computed_at, "not_restorable": self.not_restorable, "why": self.why,
+            "background": self.background,
         }
 
     @classmethod
@@ -195,6 +206,7 @@ class StepStatus:
                 load_seconds=data.get("load_seconds"), original_seconds=data.get("original_seconds"),
                 computed_at=data.get("computed_at"), time_saved=data.get("time_saved"),
                 not_restorable=data.get("not_restorable"), why=data.get("why"),
+                background=int(data.get("background") or 0),
             )
         except StatusFormatError:
             raise
@@ -231,9 +243,20 @@ def format_table(statuses: Iterable[StepStatus]) -> str:
     return "\n".join(lines)
 
 
+def _cut(detail: str, limit: int = 120) -> str:
+    """At most `limit` characters, keeping a "still running in the background" note at the end."""
+    if len(detail) <= limit:
+        return detail
+    note = detail.rfind(" (")
+    if detail.endswith("in the background)") and note > 0:
+        tail = detail[note:]
+        return detail[: max(0, limit - len(tail) - 1)] + "…" + tail
+    return detail[:limit]
+
+
 def _row(status: StepStatus) -> tuple[str, ...]:
     saved = status.time_saved if status.state is State.RESTORED else None
     return (
         status.name, status.state.value, str(status.attempts), format_duration(status.duration), status.source,
-        format_duration(saved) if saved else "", status.detail[:120],
+        format_duration(saved) if saved else "", _cut(status.detail),
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core import events as ev
 from ..core.durations import format_duration
-from ..core.errors import UnknownStepError
+from ..core.errors import UnknownStepError, WaitInterrupted
 from ..core.flow import Flow
 from ..core.graph import dependency_order
 from ..core.header import parse_header
@@ -28,8 +28,9 @@ from ..core.reads import undeclared_reads
 from ..core.reporting import progress_report, status_rows, wait_reporting
 from ..core.settings import FlowSettings, SettingsError
 from ..core.spec import StepSpec
-from ..core.states import TERMINAL, UP_TO_DATE
+from ..core.states import ACTIVE, TERMINAL, UP_TO_DATE
 from ..store.store import open_store
+from .answers import interrupted
 from .output import OutputRouter, StepSink
 
 
@@ -77,6 +78,8 @@ class KernelHost(NamespaceHost):
                 line, text = format_error(error)  # a remote failure's text is its remote traceback
                 sink.error(type(error).__name__, str(error), text)
                 sink.note(f"{spec.name}: attempt {attempt} failed: {line}")
+                if attempt < 1 + spec.retries and spec.retries_on(error):  # said here, before the next label
+                    sink.note(f"{spec.name}: retrying in {spec.backoff.delay(attempt):g}s (attempt {attempt + 1})")
                 raise
 
 
@@ -99,11 +102,11 @@ class Resumed:
     missing: tuple[str, ...]
 
     def text(self) -> str:
-        lines = [f"nbflow: restored {len(self.restored)} step(s)"
-                 + (f": {', '.join(self.restored)}" if self.restored else "")]
+        names = f": {', '.join(self.restored)}" if self.restored else ""
+        line = f"nbflow: restored {len(self.restored)} step(s){names}"
         if self.missing:
-            lines.append(f"nbflow: not restorable (run their cells): {', '.join(self.missing)}")
-        return "\n".join(lines)
+            line += f"; not restorable (run their cells): {', '.join(self.missing)}"
+        return line
 
 
 class KernelFlow:
@@ -115,6 +118,7 @@ class KernelFlow:
         self.shell = shell
         self.router = OutputRouter(shell)
         self.sinks: dict[str, StepSink] = {}
+        self._timed_out: set[str] = set()  # steps whose last attempt timed out: their retry is said from its event
         self.folder = notebook_dir()
         path = notebook_path()
         self.flow_name = self.env.flow_name or (path.stem if path else "notebook")
@@ -159,6 +163,11 @@ class KernelFlow:
         if stale:
             listed = "; ".join(f"{step} ({why})" for step, why in stale.items())
             print(f"nbflow: now stale: {listed}. `%flow run` updates them.")
+        error = getattr(result, "error_in_exec", None)
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, WaitInterrupted):
+            running = [n for n, s in self.flow.status().items() if s.state in ACTIVE]  # steps go on regardless
+            if running:
+                print(f"nbflow: {interrupted(len(running))}", file=sys.stderr)
 
     def _touched(self, raw: str | None) -> set[str]:
         if not raw or not self.flow.graph:
@@ -343,8 +352,10 @@ class KernelFlow:
             return
         if isinstance(event, ev.AttemptFailed) and event.timed_out:
             # A timed-out attempt is abandoned by the scheduler, not raised in its thread.
+            self._timed_out.add(event.step)
             sink.note(f"{event.step}: attempt {event.attempt} failed: {event.error}")
-        elif isinstance(event, ev.StepRetrying):
+        elif isinstance(event, ev.StepRetrying) and event.step in self._timed_out:
+            self._timed_out.discard(event.step)  # a failed attempt's thread said it already
             sink.note(f"{event.step}: retrying in {event.delay:g}s (attempt {event.attempt})")
         elif isinstance(event, ev.StepSucceeded):
             tries = f" after {event.attempts} attempts" if event.attempts > 1 else ""
@@ -357,7 +368,7 @@ class KernelFlow:
         elif isinstance(event, ev.StepCancelled):
             sink.note(f"– {event.step} cancelled: {event.reason}")
         elif isinstance(event, ev.StepUpstreamFailed):
-            sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
+            sink.note(f"✗ {event.step} blocked: {event.reason or f'upstream step {event.upstream!r} failed'}")
         elif isinstance(event, ev.StepRestored):
             saved = f", saved {format_duration(event.time_saved)}" if event.time_saved else ""
             when = ""

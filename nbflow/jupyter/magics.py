@@ -16,9 +16,11 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 
 from ..core.durations import parse_duration
-from ..core.errors import NbflowError
+from ..core.errors import DuplicateStepError, NbflowError, WaitInterrupted
 from ..core.header import header_help
 from ..core.settings import SettingsError
+from ..core.states import ACTIVE
+from . import answers
 
 if TYPE_CHECKING:
     from .kernel_flow import KernelFlow
@@ -67,7 +69,10 @@ class FlowMagics(Magics):
         code = self.shell.transform_cell(cell) if cell.strip() else "pass\n"
         try:
             kf = self.kf
-            defined = kf.define(line, code, cell=_cell_id(self.shell))
+            try:
+                defined = kf.define(line, code, cell=_cell_id(self.shell))
+            except DuplicateStepError as error:
+                raise _named_cell(kf, error) from None
             for warning in defined.warnings:
                 print(warning, file=sys.stderr)
             _show(kf.sink(defined.spec.name))
@@ -80,7 +85,7 @@ class FlowMagics(Magics):
     @no_var_expand
     @line_magic
     def flow(self, line: str) -> Any:
-        """Control the flow: %flow [show|status|run|wait|cancel|retry|invalidate|resume|config|clean|timeline|why]."""
+        """Control the flow (the full list of commands is set below, from the parser)."""
         try:
             args = _PARSER.parse_args(shlex.split(line) or ["show"])
         except (_ParseError, argparse.ArgumentError) as error:
@@ -107,23 +112,29 @@ class FlowMagics(Magics):
         print(self.kf.flow.table())
 
     def _cmd_run(self, args: argparse.Namespace) -> None:
-        started = self.kf.flow.run(*args.steps, force=args.force)
-        if not started:
-            print("nbflow: everything is up to date")
+        flow = self.kf.flow
+        started = flow.run(*args.steps, force=args.force)
+        print(answers.ran(started, args.steps, args.force, flow.graph))
 
     def _cmd_wait(self, args: argparse.Namespace) -> None:
-        self.kf.wait(args.steps, parse_duration(args.timeout) if args.timeout else None)
+        timeout = parse_duration(args.timeout) if args.timeout else None
+        try:
+            self.kf.wait(args.steps, timeout)
+        except KeyboardInterrupt:
+            running = [n for n, s in self.kf.flow.status().items() if s.state in ACTIVE]
+            raise WaitInterrupted(answers.interrupted(len(running)), running) from None
 
     def _cmd_cancel(self, args: argparse.Namespace) -> None:
-        cancelled = self.kf.flow.cancel(*args.steps, downstream=args.downstream)
-        print(f"nbflow: cancelled {', '.join(sorted(cancelled)) or 'nothing'}")
+        flow = self.kf.flow
+        print(answers.cancelled(flow.cancel(*args.steps, downstream=args.downstream), flow.graph))
 
     def _cmd_retry(self, args: argparse.Namespace) -> None:
-        self.kf.flow.retry(args.step)
+        flow = self.kf.flow
+        print(answers.retried(args.step, flow.retry(args.step), flow.graph))
 
     def _cmd_invalidate(self, args: argparse.Namespace) -> None:
-        if self.kf.invalidate(args.step):
-            print(f"nbflow: dropped the checkpoint of {args.step!r}")
+        dropped = self.kf.invalidate(args.step)
+        print(answers.invalidated(args.step, dropped, self.kf.settings.auto_rerun, self.kf.flow.graph))
 
     def _cmd_resume(self, args: argparse.Namespace) -> None:
         print(self.kf.resume().text())
@@ -132,8 +143,7 @@ class FlowMagics(Magics):
         from ..store.cleaning import clean
 
         older = parse_duration(args.older_than) if args.older_than else None
-        removed, kept = clean(self.kf.store, self.kf.flow.status().values(), older_than=older)
-        print(f"nbflow: removed {removed} checkpoint(s), kept {kept}")
+        print(clean(self.kf.store, self.kf.flow.status().values(), older_than=older, dry_run=args.dry_run).text())
 
     def _cmd_config(self, args: argparse.Namespace) -> None:
         if not args.pairs:
@@ -153,6 +163,17 @@ class FlowMagics(Magics):
         from .timeline import timeline_svg
 
         display(SVG(timeline_svg(list(self.kf.flow.status().values()))))
+
+
+def _named_cell(kf: KernelFlow, error: DuplicateStepError) -> DuplicateStepError:
+    """The same error, naming the other cell by its position and first line instead of its id."""
+    from .cells import describe_cell
+    from .kernel_flow import notebook_path
+
+    name = error.step
+    other = kf.flow.steps.get(name)
+    where = describe_cell(error.owner, other.code if other is not None else None, notebook_path())
+    return DuplicateStepError(name, error.owner, where)
 
 
 def _show(sink: Any) -> None:
@@ -186,29 +207,38 @@ class _Parser(argparse.ArgumentParser):
 def _build_parser() -> _Parser:
     parser = _Parser(prog="%flow", add_help=False, exit_on_error=False)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    sub.add_parser("show", help="the graph of the flow")
-    sub.add_parser("status", help="a table of every step")
-    run = sub.add_parser("run", help="run pending, stale or named steps")
-    run.add_argument("steps", nargs="*")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, add_help=False)  # -h would print and exit the kernel
+
+    command("show", "the graph of the flow")
+    command("status", "a table of every step")
+    run = command("run", "run pending or stale steps, or the named ones and what they need; "
+                         "--force: re-run them and everything downstream, restoring nothing")
+    run.add_argument("steps", nargs="*", metavar="STEP")
     run.add_argument("--force", action="store_true")
-    wait = sub.add_parser("wait", help="block until steps finish")
-    wait.add_argument("steps", nargs="*")
-    wait.add_argument("--timeout")
-    cancel = sub.add_parser("cancel", help="cancel queued and running steps")
-    cancel.add_argument("steps", nargs="*")
+    wait = command("wait", "block until the steps (default: all) finish; raise naming each failed step")
+    wait.add_argument("steps", nargs="*", metavar="STEP")
+    wait.add_argument("--timeout", metavar="DURATION")
+    cancel = command("cancel", "cancel queued and running steps (all, or the named ones); "
+                               "--downstream: and every step below them")
+    cancel.add_argument("steps", nargs="*", metavar="STEP")
     cancel.add_argument("--downstream", action="store_true")
-    retry = sub.add_parser("retry", help="run a failed step again")
-    retry.add_argument("step")
-    invalidate = sub.add_parser("invalidate", help="mark a step and its dependents stale")
-    invalidate.add_argument("step")
-    config = sub.add_parser("config", help="show or change settings")
-    config.add_argument("pairs", nargs="*")
-    sub.add_parser("timeline", help="a Gantt chart of the last run")
-    why = sub.add_parser("why", help="why a step will re-run or be restored: the parts of its key that changed")
-    why.add_argument("step")
-    sub.add_parser("resume", help="after a restart: rebuild the graph from the store and restore outputs")
-    clean = sub.add_parser("clean", help="delete checkpoints no longer referenced")
-    clean.add_argument("--older-than", dest="older_than")
+    retry = command("retry", "run a failed, blocked or cancelled step again, then its dependents")
+    retry.add_argument("step", metavar="STEP")
+    invalidate = command("invalidate", "drop a step's checkpoint; it and its dependents become stale")
+    invalidate.add_argument("step", metavar="STEP")
+    config = command("config", "show the settings, or change them (max_workers, store, executor, auto_rerun, ...)")
+    config.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    command("timeline", "a Gantt chart of the last run")
+    why = command("why", "why a step will re-run or be restored: the parts of its key that changed")
+    why.add_argument("step", metavar="STEP")
+    command("resume", "after a restart: rebuild the graph from the store and restore outputs")
+    clean = command("clean", "delete checkpoints no step refers to any more, and say what was removed; "
+                             "--older-than: also those of earlier runs older than DURATION (e.g. 7d); "
+                             "--dry-run: only say what would be removed")
+    clean.add_argument("--older-than", dest="older_than", metavar="DURATION")
+    clean.add_argument("--dry-run", dest="dry_run", action="store_true")
     return parser
 
 
@@ -220,3 +250,19 @@ SUBCOMMANDS: tuple[str, ...] = tuple(
     if isinstance(action, argparse._SubParsersAction)
     for name in action.choices
 )
+
+
+def _flow_doc() -> str:
+    """`%flow?`: every subcommand with its arguments and what it does, from the parser itself."""
+    lines = ["Control the flow: `%flow COMMAND ...` (no command: show).", ""]
+    for action in _PARSER._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, parser in action.choices.items():
+                usage = " ".join(parser.format_usage().split()).removeprefix("usage: ")
+                lines.append(f"    {usage}")
+                lines.append(f"        {helps.get(name) or ''}")
+    return "\n".join(lines) + "\n"
+
+
+FlowMagics.flow.__doc__ = _flow_doc()

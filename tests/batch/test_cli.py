@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +139,14 @@ def test_status_and_clean_read_the_store(diamond: Path) -> None:
     status = run("nbflow", "status", diamond.name, cwd=folder)
     assert status.code == 0 and "recent runs:" in status.stdout
     assert "a     restored" in status.stdout and "b     succeeded" in status.stdout
+    files = sorted(folder.glob(".nbflow/*/*.ckpt"))
+    preview = run("nbflow", "clean", diamond.name, "--dry-run", cwd=folder)
+    assert preview.code == 0 and re.fullmatch(r"nbflow: would remove 2 checkpoints, [\d.]+ [KM]?B; kept 4 current\n",
+                                              preview.stdout), preview.stdout
+    assert sorted(folder.glob(".nbflow/*/*.ckpt")) == files  # a dry run removes nothing
     cleaned = run("nbflow", "clean", diamond.name, cwd=folder)
-    assert cleaned.code == 0 and "nbflow: removed 2 checkpoint(s), kept 4" in cleaned.stdout
+    assert cleaned.code == 0 and cleaned.stdout == preview.stdout.replace("would remove", "removed")
+    assert len(list(folder.glob(".nbflow/*/*.ckpt"))) == len(files) - 2
     bad = run("nbflow", "clean", diamond.name, "--older-than", "soon", cwd=folder)
     assert bad.code == 2 and "--older-than" in bad.stderr
 
@@ -184,3 +191,39 @@ def test_progress_bar_counts_steps_and_stays_out_of_the_notebook(diamond: Path) 
             in o.get("data", {})]
     assert kept == []
     assert {row["state"] for row in nb.metadata["nbflow"]["steps"]} == {"succeeded"}
+
+
+def test_unknown_parameter_exits_2_naming_it_and_the_notebooks_parameters(diamond: Path) -> None:
+    folder = diamond.parent
+    bad = run("nbflow", "run", diamond.name, "out.ipynb", "-p", "nn", "5", "--no-progress", cwd=folder)
+    assert bad.code == 2
+    assert "nbflow: -p nn: not a parameter of diamond.ipynb (its parameters: n, m)" in bad.stderr
+    assert not (folder / "out.ipynb").exists() and count(folder, "a") == 0  # refused before anything ran
+    allowed = run("nbflow", "run", diamond.name, "out.ipynb", "-p", "nn", "5", "--allow-unknown-params",
+                  "--no-progress", cwd=folder)
+    assert allowed.code == 0, allowed.stderr
+    plain = write_notebook(folder / "plain.ipynb", ["x = 1"])
+    none = run("nbflow", "run", plain.name, "-p", "x", "2", cwd=folder)
+    assert none.code == 2 and "it has no cell tagged 'parameters'" in none.stderr
+
+
+def test_a_notebook_ending_with_flow_wait_gets_no_second_one(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "ends.ipynb", ["%load_ext nbflow", "%%step a\nx = 1", "%flow wait"])
+    result = run("nbflow", "run", nb.name, "out.ipynb", "--no-progress", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    assert [c.source for c in out.cells if c.cell_type == "code"][-2:] == ["%%step a\nx = 1", "%flow wait"]
+    graphs = [o for o in out.cells[-1].outputs if "image/svg+xml" in o.get("data", {})]
+    assert len(graphs) == 1
+    assert [s["name"] for s in out.metadata["nbflow"]["steps"]] == ["a"]  # its status still reaches the summary
+    assert "a     succeeded" in result.stdout
+
+
+def test_one_run_is_one_row_in_status(diamond: Path) -> None:
+    folder = diamond.parent
+    for _ in range(2):
+        assert run("nbflow", "run", diamond.name, "out.ipynb", "--no-progress", cwd=folder).code == 0
+    status = run("nbflow", "status", diamond.name, cwd=folder).stdout
+    rows = status.split("recent runs:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(rows) == 2, status
+    assert "4 restored" in rows[0] and "4 succeeded" in rows[1]  # newest first; each counts all four steps

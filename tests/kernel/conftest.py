@@ -57,8 +57,23 @@ class Kernel:
         self.comm_msgs: dict[str, int] = {}  # comm_msg count per widget (batched updates are counted)
         self.cwd = cwd
 
-    def execute(self, code: str, timeout: float = 60) -> Reply:
-        msg_id = self.client.execute(code)
+    def execute(self, code: str, timeout: float = 60, cell_id: str | None = None) -> Reply:
+        """Run `code` as a cell; `cell_id` is sent in the request's metadata, as JupyterLab does."""
+        msg_id = self.send(code, cell_id)
+        return self.collect(msg_id, timeout)
+
+    def send(self, code: str, cell_id: str | None = None) -> str:
+        """Start an execute request without waiting for it; returns its msg_id (see `collect`)."""
+        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                   "allow_stdin": False, "stop_on_error": True}
+        msg = self.client.session.msg("execute_request", content)
+        if cell_id is not None:
+            msg["metadata"]["cellId"] = cell_id
+        self.client.shell_channel.send(msg)
+        return str(msg["header"]["msg_id"])
+
+    def collect(self, msg_id: str, timeout: float = 60) -> Reply:
+        """The outputs and status of the request `msg_id`, once the kernel is idle after it."""
         reply = Reply()
         while True:
             msg = self.client.get_iopub_msg(timeout=timeout)

@@ -450,6 +450,18 @@ def test_result_is_cached_and_frozen() -> None:
     assert first == CodeAnalysis(frozenset({"b"}), frozenset({"a"}), frozenset(), False)
 
 
+def test_private_names_are_never_outputs_nor_deletes() -> None:
+    """`coef, *_ = ...` and `_tmp = ...` bind nothing the namespace keeps (IPython's `_` survives)."""
+    result = analyze("coef, *_ = fit()\n_tmp = coef * 2\ntotal = _tmp\ndel _tmp\n__x = 1")
+    assert result.outputs == {"coef", "total"}
+    assert result.deletes == frozenset()
+    assert "_" not in result.inputs and "_tmp" not in result.inputs  # bound before read: not inputs either
+
+
+def test_private_name_read_before_binding_is_still_an_input() -> None:
+    assert analyze("x = _ + 1").inputs == {"_"}
+
+
 # --------------------------------------------------------------------------- oracle
 
 NAMES = ("a", "b", "c", "d")

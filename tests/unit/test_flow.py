@@ -8,6 +8,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,6 +193,27 @@ def test_timeout_abandons_the_attempt_and_discards_its_late_outputs() -> None:
         assert flow.namespace["value"] == 2  # the abandoned attempt's value=1 never lands
 
 
+def test_status_names_a_timed_out_thread_still_running_in_the_background() -> None:
+    """A thread cannot be killed: status says the abandoned attempt still runs, until it returns."""
+    from nbflow.core.status import format_table
+
+    executor = Settling(4)
+    with Flow(executors=[executor]) as flow:
+        gate = threading.Event()
+        flow.namespace["gate"] = gate
+        flow.add("spin", "gate.wait(10)", timeout="100ms")
+        flow.run()
+        flow.wait(timeout=10, raise_on_failure=False)
+        got = flow.status()["spin"]
+        assert (got.state, got.background) == (State.FAILED, 1)
+        assert got.detail.endswith("(its abandoned attempt is still running in the background)")
+        assert "still running in the background" in format_table([got])
+        gate.set()
+        executor.wait_settled(1)
+        assert flow.status()["spin"].background == 0
+        assert "background" not in flow.status()["spin"].detail
+
+
 def test_timeout_without_retries_fails_and_namespace_is_untouched() -> None:
     """A step that times out leaves the namespace as it was, also once its thread finishes."""
     executor = Settling(4)
@@ -228,6 +250,9 @@ def test_failure_blocks_dependents_as_upstream_failed(flow: Flow) -> None:
         flow.wait(timeout=10)
     assert states(flow) == {"a": "failed", "b": "upstream-failed", "c": "upstream-failed", "d": "succeeded"}
     assert info.value.blocked == ("b", "c")
+    got = flow.status()
+    assert got["b"].reason == "upstream step 'a' failed"
+    assert got["c"].reason == "upstream step 'b' was blocked by a failure further up"  # b itself did not fail
 
 
 def test_after_any_runs_on_first_success_and_blocks_only_when_none_can(flow: Flow) -> None:
@@ -289,7 +314,7 @@ def test_cancel_one_step_cancels_what_cannot_run_without_it() -> None:
         flow.add("other", "o = 1")
         flow.run()
         flow.wait("other", timeout=10)
-        assert flow.cancel("hang") == frozenset({"hang"})
+        assert flow.cancel("hang") == frozenset({"hang", "child"})  # the dependent it took with it too
         flow.wait(timeout=10)
         gate.set()
         got = flow.status()
@@ -345,6 +370,66 @@ def test_rerunning_a_step_reruns_its_dependents(flow: Flow) -> None:
     flow.run()  # everything is up to date: nothing runs
     flow.wait(timeout=10)
     assert flow.namespace["count"] == {"a": 1, "b": 2, "c": 2, "x": 1}
+
+
+def test_force_reruns_active_dependents_instead_of_restoring_them(tmp_path: Path) -> None:
+    """run(step, force=True) while a dependent still waits: the dependent executes, it is not restored."""
+    from nbflow.store.store import Store
+
+    log, go = tmp_path / "log.txt", tmp_path / "go"
+    store = Store(tmp_path / "store", flow_name="force", watch_root=tmp_path)
+    ran = "open(log, 'a').write('{name} ')\n"
+    with Flow({"log": str(log), "go": str(go)}, cache=store) as flow:
+        flow.add("a", ran.format(name="a") + "a = 1")
+        # g waits for the file `go`: a barrier the test opens, with a key that stays the same
+        flow.add("g", "import os, time\nwhile not os.path.exists(go):\n    time.sleep(0.005)\ng = 1")
+        flow.add("b", ran.format(name="b") + "b = a + 1", after="a,g")
+        go.touch()
+        flow.run()
+        flow.wait(timeout=10)
+        assert log.read_text().split() == ["a", "b"]
+        assert all(s.key is not None for s in flow.status().values())  # each can be restored
+        go.unlink()
+        flow.invalidate("g")  # g and b are stale; b's checkpoint still matches
+        flow.run("g")
+        assert flow.status()["b"].state is State.WAITING
+        flow.run("a", force=True)  # b is downstream of a: it must execute again
+        go.touch()
+        flow.wait(timeout=10)
+        got = flow.status()
+    store.close()
+    assert log.read_text().split() == ["a", "b", "a", "b"]
+    assert (got["a"].state, got["g"].state, got["b"].state) == (State.SUCCEEDED, State.RESTORED, State.SUCCEEDED)
+
+
+def test_force_on_a_running_step_starts_it_again() -> None:
+    """run(step, force=True) while the step runs abandons that attempt and runs it anew."""
+    executor = Settling(4)
+    with Flow(executors=[executor]) as flow:
+        gate, started = threading.Event(), threading.Semaphore(0)
+        flow.namespace.update(gate=gate, started=started, count={"n": 0})
+        flow.add("slow", "count['n'] += 1\nstarted.release()\ngate.wait(10)\nslow = count['n']")
+        flow.run()
+        assert started.acquire(timeout=10)
+        assert flow.run("slow", force=True) == frozenset({"slow"})
+        assert started.acquire(timeout=10)
+        gate.set()
+        flow.wait(timeout=10)
+        executor.wait_settled(2)  # the abandoned first attempt came back too, and was dropped
+        got = flow.status()["slow"]
+        assert (got.state, got.attempts) == (State.SUCCEEDED, 1)
+        assert flow.namespace["count"] == {"n": 2}
+
+
+def test_private_names_stay_in_the_step(flow: Flow) -> None:
+    """A step's `_`-names are scratch: the namespace's own `_` and `_tmp` are left as they were."""
+    flow.namespace.update({"_": "last result", "_tmp": "mine"})
+    flow.add("fit", "coef, *_ = (3, 4, 5)\n_tmp = coef * 2\ndouble = _tmp")
+    flow.run()
+    flow.wait(timeout=10)
+    assert (flow.namespace["coef"], flow.namespace["double"]) == (3, 6)
+    assert (flow.namespace["_"], flow.namespace["_tmp"]) == ("last result", "mine")
+    assert set(flow.status()["fit"].outputs) == {"coef", "double"}
 
 
 def test_redefinition_marks_stale_and_identical_definition_is_a_no_op(flow: Flow) -> None:

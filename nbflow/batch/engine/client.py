@@ -1,8 +1,9 @@
 """`papermill --engine nbflow`: papermill's nbclient engine, plus waiting for the steps.
 
 Cells run exactly as papermill runs them (parameters injected, papermill's
-metadata and error cells). Then, if the notebook uses nbflow, one more cell,
-`%flow wait`, is appended and run: it waits for every step, refreshes each
+metadata and error cells). Then, if the notebook uses nbflow and does not
+already end with a `%flow wait` that ran, one more cell, `%flow wait`, is
+appended and run: it waits for every step, refreshes each
 step's output in its own cell, shows the final graph as SVG and the status
 table, and raises FlowFailed naming every failed step, which papermill turns
 into a PapermillExecutionError. The kernel learns it runs in batch (and
@@ -13,6 +14,7 @@ them, and the MIME types of the kernel's reports, from `core/protocol.py`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from ..progress import StepProgress
 
 FINAL_SOURCE = "%flow wait"
 FINAL_TAG = "nbflow-final"
+#: a last cell that waits for every step, as the appended one would (`%flow wait`, maybe with --timeout)
+_WAITS_FOR_ALL = re.compile(r"%flow\s+wait(\s+--timeout(\s+|=)\S+)?")
 
 
 def kernel_environment(input_path: str | None, store: str | None = None, force: bool = False,
@@ -62,8 +66,25 @@ class NbflowNotebookClient(PapermillNotebookClient):
 
     def papermill_execute_cells(self) -> None:
         super().papermill_execute_cells()
-        if uses_nbflow(self.nb) and self._nbflow_loaded():
-            self._finish()
+        if not uses_nbflow(self.nb) or self._harvest(self._final_wait()) or not self._nbflow_loaded():
+            return
+        self._finish()
+
+    def _final_wait(self) -> Any:
+        """The notebook's last code cell if it is a `%flow wait` for every step, else None."""
+        code = [cell for cell in self.nb.cells if cell.cell_type == "code" and cell.source.strip()]
+        if code and _WAITS_FOR_ALL.fullmatch(code[-1].source.strip()):
+            return code[-1]
+        return None
+
+    def _harvest(self, cell: Any) -> bool:
+        """Take the status table from a final wait's outputs; False if it has none (it did not run)."""
+        for output in cell.outputs if cell is not None else ():
+            data = output.get("data", {})
+            if STATUS_MIME in data:
+                self.nb.metadata["nbflow"] = {"steps": data[STATUS_MIME]}
+                return True
+        return False
 
     def _nbflow_loaded(self) -> bool:
         """Whether the kernel's nbflow extension has a flow (see `protocol.ACTIVE_PROBE`)."""
@@ -84,10 +105,7 @@ class NbflowNotebookClient(PapermillNotebookClient):
             self.nb_man.cell_exception(self.nb.cells[index], cell_index=index, exception=error)
         finally:
             self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
-        for output in cell.outputs:
-            data = output.get("data", {})
-            if STATUS_MIME in data:
-                self.nb.metadata["nbflow"] = {"steps": data[STATUS_MIME]}
+        self._harvest(cell)
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         """Progress reports from the final wait drive the terminal bar and stay out of the notebook."""

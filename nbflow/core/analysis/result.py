@@ -23,8 +23,8 @@ class CodeAnalysis:
     """The names a step's code reads from and writes to the namespace it runs in."""
 
     inputs: frozenset[str]  # read before the step binds them (or read later, never bound)
-    outputs: frozenset[str]  # bound at module level, on some path
-    deletes: frozenset[str]  # unbound at module level on some path (del, except-as)
+    outputs: frozenset[str]  # bound at module level, on some path; never a `private` name
+    deletes: frozenset[str]  # unbound at module level on some path (del, except-as); never `private`
     star_import: bool  # `from m import *`: outputs cannot be known from the code
     # Builtin names read and not bound by the step: inputs too when the namespace defines them.
     builtin_reads: frozenset[str] = frozenset()
@@ -34,14 +34,23 @@ class CodeAnalysis:
     imports: tuple[str, ...] = ()
 
 
+def private(name: str) -> bool:
+    """A name starting with `_` is the step's own scratch (`coef, *_ = fit()`): never bound in the namespace.
+
+    So a step never overwrites IPython's `_`, `__`, `_1` or a user's helper,
+    and never checkpoints or ships back a throwaway value.
+    """
+    return name.startswith("_")
+
+
 def build(reads: set[str], outputs: frozenset[str], deletes: set[str], star: bool,
           tree: ast.Module) -> CodeAnalysis:
     """The analysis of `tree`, from the names its top level reads, binds and deletes."""
     builtin_reads = frozenset(n for n in reads if n not in outputs and n in BUILTINS)
     return CodeAnalysis(
         inputs=frozenset(n for n in reads if n in outputs or n not in BUILTINS),
-        outputs=outputs,
-        deletes=frozenset(deletes),
+        outputs=frozenset(n for n in outputs if not private(n)),
+        deletes=frozenset(n for n in deletes if not private(n)),
         star_import=star,
         builtin_reads=builtin_reads,
         dynamic=tuple(sorted(builtin_reads & DYNAMIC)),

@@ -350,9 +350,10 @@ class Manifest:
         """The newest known row of each step of a flow (default: this one), with its attempts."""
         return self._read(lambda c: queries.latest(c, flow_name or self.flow_name))
 
-    def runs(self, limit: int | None = 20, flow_name: str | None = None) -> list[RunRecord]:
-        """The newest runs of a flow (default: this one), newest first."""
-        return self._read(lambda c: queries.runs(c, flow_name or self.flow_name, limit))
+    def runs(self, limit: int | None = 20, flow_name: str | None = None, per_session: bool = False
+             ) -> list[RunRecord]:
+        """The newest runs of a flow (default: this one), newest first; `per_session`: one per kernel session."""
+        return self._read(lambda c: queries.runs(c, flow_name or self.flow_name, limit, per_session))
 
     def run_steps(self, run_id: int) -> list[StepRecord]:
         """Every step row of one run (`RunRecord.id`)."""

@@ -70,13 +70,24 @@ def latest(conn: sqlite3.Connection, flow: str) -> list[StepRecord]:
     return [_record(row, tuple(log.get((row[0], row[2]), ()))) for row in rows]
 
 
-def runs(conn: sqlite3.Connection, flow: str, limit: int | None) -> list[RunRecord]:
-    """The newest runs of a flow, newest first."""
-    rows = conn.execute(
-        "SELECT id, flow, session, run, started, finished, counts, host, pid, proc_start FROM runs WHERE flow = ? "
-        "ORDER BY started DESC, id DESC LIMIT ?",
-        (flow, -1 if limit is None else int(limit)),
-    ).fetchall()
+def runs(conn: sqlite3.Connection, flow: str, limit: int | None, per_session: bool = False) -> list[RunRecord]:
+    """The newest runs of a flow, newest first.
+
+    The scheduler starts a run each time steps start with none active, so one
+    notebook execution (a kernel session) is often several runs; `per_session`
+    merges them into one record: first start, last finish (none while one of
+    them is unfinished), the last counts.
+    """
+    if per_session:
+        sql = ("SELECT MIN(r.id), r.flow, r.session, MIN(r.run), MIN(r.started), "
+               "CASE WHEN SUM(r.finished IS NULL) > 0 THEN NULL ELSE MAX(r.finished) END, "
+               "(SELECT r2.counts FROM runs r2 WHERE r2.flow = r.flow AND r2.session = r.session "
+               "AND r2.counts IS NOT NULL ORDER BY r2.id DESC LIMIT 1), MAX(r.host), MAX(r.pid), MAX(r.proc_start) "
+               "FROM runs r WHERE r.flow = ? GROUP BY r.session ORDER BY MIN(r.started) DESC, MIN(r.id) DESC LIMIT ?")
+    else:
+        sql = ("SELECT id, flow, session, run, started, finished, counts, host, pid, proc_start FROM runs "
+               "WHERE flow = ? ORDER BY started DESC, id DESC LIMIT ?")
+    rows = conn.execute(sql, (flow, -1 if limit is None else int(limit))).fetchall()
     return [RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else {},
                       interrupted=r[5] is None and is_gone(r[7], r[8], r[9])) for r in rows]
 

@@ -266,7 +266,8 @@ class Recorder:
         if row is None:
             return
         if isinstance(event, ev.StepUpstreamFailed):
-            reason = f"upstream step {event.upstream!r} failed" if event.upstream else "upstream failed"
+            reason = event.reason or (f"upstream step {event.upstream!r} failed" if event.upstream
+                                      else "upstream failed")
         else:
             reason = event.reason or (event.state.value if event.state else "ended")
         changes: dict[str, Any] = {"attempt_log": self._close_attempt(row.status, event.time, reason),
