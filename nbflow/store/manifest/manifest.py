@@ -26,7 +26,7 @@ from . import queries, specs
 from .liveness import this_writer
 from .recorder import Recorder
 from .records import RunRecord, SpecRecord, StepRecord
-from .schema import RUN_ID, ManifestError, connect, create_schema, is_busy
+from .schema import ManifestError, connect, create_schema, is_busy
 from .writer import write_batch
 
 logger = logging.getLogger("nbflow")
@@ -375,16 +375,7 @@ class Manifest:
             return float(sum(r.status.time_saved or 0.0 for r in self.latest(flow_name)
                              if r.status.source == "restored"))
 
-        def read(conn: sqlite3.Connection) -> float:
-            found = run_id
-            if found is None:
-                row = conn.execute(RUN_ID, (self.flow_name, self.session, run)).fetchone()
-                if row is None:
-                    return 0.0
-                found = int(row[0])
-            return queries.run_time_saved(conn, found)
-
-        return self._read(read)
+        return self._read(lambda c: queries.run_time_saved(c, run_id, (self.flow_name, self.session, run)))
 
     def referenced_keys(self, flow_name: str | None = None) -> set[tuple[str, str]]:
         """(step, key) of the newest recorded key of each step, for cleaning.

@@ -15,7 +15,7 @@ from nbflow.core.status import AttemptInfo, StepStatus
 
 from .liveness import is_gone
 from .records import RunRecord, StepRecord
-from .schema import STEP_COLUMNS, STEP_FIELDS, STEP_SELECT
+from .schema import RUN_ID, STEP_COLUMNS, STEP_FIELDS, STEP_SELECT
 
 # The newest row of each step of one flow (correlated sub-query on the index; no window functions).
 _LATEST = (
@@ -107,8 +107,13 @@ def provenance(conn: sqlite3.Connection, flow: str, step: str) -> StepRecord | N
     return None if row is None else _record(row)
 
 
-def run_time_saved(conn: sqlite3.Connection, run_id: int) -> float:
-    """Seconds saved by the restores of one run."""
+def run_time_saved(conn: sqlite3.Connection, run_id: int | None, run: tuple[str, str, int | None]) -> float:
+    """Seconds saved by the restores of one run: by `runs.id`, else by (flow, session, run number)."""
+    if run_id is None:
+        found = conn.execute(RUN_ID, run).fetchone()
+        if found is None:
+            return 0.0
+        run_id = int(found[0])
     total = conn.execute(
         "SELECT TOTAL(time_saved) FROM steps WHERE run_id = ? AND state = ?", (run_id, State.RESTORED.value)
     ).fetchone()[0]
