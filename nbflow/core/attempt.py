@@ -77,14 +77,14 @@ def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: O
     if mutated:
         names = ", ".join(repr(n) for n in sorted(mutated))
         notes.append(f"changed input {names} in place; the changed value is saved with the checkpoint")
-    result = Outputs(values, outputs.deleted, outputs.scope)
+    result = Outputs(values, outputs.deleted, outputs.scope, outputs.displays)
     inputs = {n: d for n, d in key.inputs.items() if n not in outputs.values and n not in outputs.deleted}
     inputs.update(mutated)
     saved = None
     if key.value is None:
         notes.append(f"not cached: {key.reason}")
     elif claim():
-        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration)
+        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration, outputs.displays)
         saved = cache.save(spec, key.value, snapshot, host.namespace)
         if saved.not_restorable:
             notes.append(f"will not restore: {saved.not_restorable}")

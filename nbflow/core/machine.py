@@ -259,7 +259,7 @@ class StateMachine:
                 self._run, step=step.name, outputs=step.outputs, key=result.key, parts=result.parts,
                 checkpoint=restored.path, size=restored.size, load_seconds=restored.load_seconds,
                 original_seconds=restored.duration, time_saved=restored.time_saved,
-                computed_at=restored.computed_at, why=result.why))
+                computed_at=restored.computed_at, why=result.why, displays=restored.displays))
             return
         saved = result.saved
         written = saved is not None and saved.path is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-import time
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from ..core.spec import StepSpec
 from ..core.states import TERMINAL, UP_TO_DATE
 from ..store.store import open_store
 from .output import OutputRouter, StepSink
+from .replay import Mark, keep, show_restored
 
 
 def notebook_path() -> Path | None:
@@ -70,9 +70,11 @@ class KernelHost(NamespaceHost):
         if attempt > 1:
             total = "" if spec.retries == float("inf") else f" of {1 + int(spec.retries)}"
             sink.note(f"── {spec.name}: attempt {attempt}{total} ──")
+        mark = Mark(sink)
         with self._kernel_flow.router.capture(sink):
             try:
-                return super().execute(spec, attempt, scope)
+                outputs = super().execute(spec, attempt, scope)
+                return replace(outputs, displays=keep(mark.since()))  # saved with the checkpoint
             except Exception as error:
                 line, text = format_error(error)  # a remote failure's text is its remote traceback
                 sink.error(type(error).__name__, str(error), text)
@@ -338,6 +340,8 @@ class KernelFlow:
         if not isinstance(event, ev.StepEvent):
             return
         sink = self.sinks.get(event.step)
+        if sink is None and isinstance(event, ev.StepRestored):
+            sink = self.sink(event.step)  # `%flow resume`: no cell ran, but the detail pane shows it
         if sink is None:
             return
         if isinstance(event, ev.AttemptFailed) and event.timed_out:
@@ -358,12 +362,7 @@ class KernelFlow:
         elif isinstance(event, ev.StepUpstreamFailed):
             sink.note(f"✗ {event.step} not run: upstream step {event.upstream!r} failed")
         elif isinstance(event, ev.StepRestored):
-            saved = f", saved {format_duration(event.time_saved)}" if event.time_saved else ""
-            when = ""
-            if event.computed_at:
-                when = " computed " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.computed_at))
-            sink.note(f"↺ {event.step} restored from the checkpoint{when}, "
-                      f"loaded in {format_duration(event.load_seconds)}{saved}")
+            show_restored(sink, event)
         elif isinstance(event, ev.StepWarning):
             sink.note(f"⚠ {event.step}: {event.message}")
         elif isinstance(event, ev.StepStale):
