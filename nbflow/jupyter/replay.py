@@ -107,7 +107,7 @@ def _clip_text(outputs: list[dict[str, Any]], limit: int) -> list[dict[str, Any]
     clipped = []
     for output in outputs:
         text = output.get("text", "") if output["output_type"] == "stream" else ""
-        share = budget * len(text) // total // 2
+        share = max(budget * len(text) // total // 2 - 100, 0)  # room for the marker and the JSON keys
         if output["output_type"] == "stream" and len(text) > 2 * share:
             cut = len(text) - 2 * share
             output = {**output, "text": f"{text[:share]}\n… {cut} characters not saved …\n{text[-share:]}"}
