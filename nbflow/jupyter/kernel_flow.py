@@ -27,7 +27,7 @@ from ..core.reads import undeclared_reads
 from ..core.reporting import progress_report, status_rows, wait_reporting
 from ..core.settings import FlowSettings, SettingsError
 from ..core.spec import StepSpec
-from ..core.states import TERMINAL, UP_TO_DATE
+from ..core.states import ACTIVE, TERMINAL, UP_TO_DATE
 from ..store.store import open_store
 from .output import OutputRouter, StepSink
 from .replay import Mark, keep, show_restored
@@ -99,10 +99,15 @@ class Resumed:
 
     restored: tuple[str, ...]
     missing: tuple[str, ...]
+    #: live steps left alone, with their state: computed (or running) in this kernel
+    kept: tuple[tuple[str, str], ...] = ()
 
     def text(self) -> str:
         lines = [f"nbflow: restored {len(self.restored)} step(s)"
                  + (f": {', '.join(self.restored)}" if self.restored else "")]
+        if self.kept:
+            listed = ", ".join(f"{name} ({state})" for name, state in self.kept)
+            lines.append(f"nbflow: kept as they are in this kernel: {listed}")
         if self.missing:
             lines.append(f"nbflow: not restorable (run their cells): {', '.join(self.missing)}")
         return "\n".join(lines)
@@ -280,20 +285,31 @@ class KernelFlow:
         return bool(dropped)
 
     def resume(self) -> Resumed:
-        """`%flow resume` after a restart: rebuild the steps the manifest remembers, restore their outputs."""
+        """`%flow resume` after a restart: rebuild the steps the manifest remembers, restore their outputs.
+
+        Steps this kernel already has (succeeded, restored, skipped or still
+        running) are kept as they are and named.
+        """
         keys = {r.status.name: r.status.key for r in self.store.manifest.latest() if r.status.key}
         restored: list[str] = []
         missing: list[str] = []
+        live = {name: status.state for name, status in self.flow.status().items()
+                if status.state in UP_TO_DATE or status.state in ACTIVE}
         # Dependencies first: the stored order numbers restart in every kernel session, so a step
         # redefined later can tie with (or precede) the steps it depends on.
         for spec in dependency_order([record.spec() for record in self.store.manifest.load_specs()]):
+            if spec.name in live:  # computed (or running) here: never overwritten by an older checkpoint
+                continue
             key = keys.get(spec.name)
             try:
+                if live and key is not None:  # what this kernel computed may have changed its inputs
+                    self.flow.define(spec)
+                    key = self.flow.why(spec.name).current.value or key
                 done = key is not None and self.flow.restore(spec, key)
             except UnknownStepError:  # depends on a step that was never stored
                 done = False
             (restored if done else missing).append(spec.name)
-        return Resumed(tuple(restored), tuple(missing))
+        return Resumed(tuple(restored), tuple(missing), tuple((n, state.value) for n, state in live.items()))
 
     @property
     def settings(self) -> FlowSettings:

@@ -107,3 +107,37 @@ def test_a_resumed_step_shows_its_displays_in_the_detail_text(tmp_path: Path) ->
         second.close()
     assert "↺ restored: computed" in text
     assert "the report: 2 rows" in text
+
+
+def test_resume_in_a_live_kernel_keeps_what_it_computed(tmp_path: Path) -> None:
+    """A step computed here is not overwritten by its older checkpoint; its reader follows the new output."""
+    log = tmp_path / "log.txt"
+    first = fresh(tmp_path)
+    steps = [
+        f"%%step load\nopen({str(log)!r}, 'a').write('load\\n')\nraw = list(range({{n}}))",
+        f"%%step total --after load\nopen({str(log)!r}, 'a').write('total\\n')\nresult = sum(raw)",
+    ]
+    try:
+        for cell in (steps[0].format(n=10), steps[1], "%flow wait"):
+            assert first.execute(cell).status == "ok"
+    finally:
+        first.close()
+    second = fresh(tmp_path)
+    try:
+        assert second.execute(steps[0].format(n=20)).status == "ok"
+        assert second.execute("%flow wait").status == "ok"
+        reply = second.execute("%flow resume").text
+        raw = second.execute("print(len(raw))").text.strip()
+        states = json.loads(second.execute(
+            "import json; from nbflow.jupyter.extension import kernel_flow\n"
+            "print(json.dumps({n: s.state.value for n, s in kernel_flow().flow.status().items()}))").text)
+        has_result = second.execute("print('result' in globals())").text.strip()
+    finally:
+        second.close()
+    assert "kept as they are in this kernel: load (succeeded)" in reply, reply
+    assert raw == "20"
+    assert states["load"] == "succeeded"
+    # total's checkpoint was computed from the old raw: it is not restored over the new one
+    assert states["total"] != "restored" and has_result == "False", (states, reply)
+    assert "total" in reply
+    assert log.read_text().splitlines() == ["load", "total", "load"]
