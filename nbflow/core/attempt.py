@@ -55,12 +55,13 @@ def run_attempt(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int,
         raise
     duration = time.monotonic() - started
     with recording():  # the checkpoint write reuses the digests of the buffers hashed here
-        return _finish(host, cache, spec, key, outputs, scope, table, claim, force, previous, duration, notes)
+        return _finish(host, cache, spec, key, outputs, scope, table, claim, force, previous, duration, notes,
+                       attempt)
 
 
 def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: Outputs, scope: dict[str, Any],
             table: DigestTable, claim: Callable[[], bool], force: bool, previous: Previous | None,
-            duration: float, notes: list[str]) -> AttemptResult:
+            duration: float, notes: list[str], attempt: int = 1) -> AttemptResult:
     """After a successful run: find inputs changed in place, save the checkpoint, hash the outputs.
 
     The outputs are hashed by the store once it has written (and so hashed)
@@ -84,7 +85,8 @@ def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: O
     if key.value is None:
         notes.append(f"not cached: {key.reason}")
     elif claim():
-        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration, outputs.displays)
+        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration, attempt,
+                            outputs.displays)
         saved = cache.save(spec, key.value, snapshot, host.namespace)
         if saved.not_restorable:
             notes.append(f"will not restore: {saved.not_restorable}")

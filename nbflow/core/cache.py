@@ -39,6 +39,7 @@ class Snapshot:
     parts: tuple[Part, ...]
     mutated: tuple[str, ...] = ()
     duration: float = 0.0
+    attempts: int = 1  # the attempt that succeeded (1 + the retries it took)
     #: what the step displayed (nbformat output dicts), saved so a restore can show it again
     displays: tuple[dict[str, Any], ...] = ()
 
@@ -57,6 +58,7 @@ class Restored:
     computed_at: float | None = None  # wall clock of that run
     size: int | None = None  # bytes read
     displays: tuple[dict[str, Any], ...] = ()  # what the run displayed, to show again
+    attempts: int | None = None  # how many attempts that run took
 
     @property
     def time_saved(self) -> float | None:

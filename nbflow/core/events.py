@@ -167,6 +167,7 @@ class StepRestored(StepEvent):
     computed_at: float | None = None
     why: str | None = None
     displays: tuple[dict[str, Any], ...] = ()  # what the run displayed, to show again (nbformat outputs)
+    attempts: int | None = None  # how many attempts the run that computed it took
 
 
 @dataclass(frozen=True)

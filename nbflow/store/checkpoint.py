@@ -187,7 +187,7 @@ class CheckpointStore:
               digests: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
               parts: Iterable[tuple[str, str, str, str]] = (), duration: float | None = None,
               live: Mapping[str, Any] | None = None,
-              displays: Sequence[Mapping[str, Any]] = ()) -> WriteResult:
+              displays: Sequence[Mapping[str, Any]] = (), attempts: int | None = None) -> WriteResult:
         """Save `outputs` ({name: value}) as the checkpoint of `step` with cache `key`.
 
         The keyword arguments are recorded for the restore: names the step
@@ -223,6 +223,7 @@ class CheckpointStore:
                 mutated=tuple(mutated),
                 parts=tuple(tuple(p) for p in parts),  # type: ignore[misc]
                 duration=duration,
+                attempts=attempts,
             )
             self._fs.makedirs(self._fs.join(_encode(step, "step")))
 

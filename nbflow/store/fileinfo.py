@@ -49,6 +49,7 @@ class Header:
     parts: tuple[tuple[str, str, str, str], ...] = ()  # the cache key's parts (kind, name, digest, detail)
     duration: float | None = None  # seconds the run that produced it took
     displays: tuple[dict[str, Any], ...] = ()  # what the run displayed: in the footer, like `digests`
+    attempts: int | None = None  # how many attempts the run took
 
     def encode(self) -> bytes:
         doc = {
@@ -67,6 +68,7 @@ class Header:
             "mutated": list(self.mutated),
             "parts": [list(p) for p in self.parts],
             "duration": self.duration,
+            "attempts": self.attempts,
         }
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -94,6 +96,7 @@ class Header:
                 mutated=tuple(_typed(n, str) for n in _typed(doc.get("mutated", []), list)),
                 parts=tuple(_part(p) for p in _typed(doc.get("parts", []), list)),
                 duration=None if doc.get("duration") is None else float(_typed(doc["duration"], (int, float))),
+                attempts=None if doc.get("attempts") is None else _size(doc["attempts"]),
             )
         except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise FormatError("damaged header") from exc

@@ -85,6 +85,7 @@ def test_a_restored_cell_shows_text_table_and_plot_under_its_provenance(tmp_path
     header = CheckpointStore(tmp_path / ".nbflow").load("report", entry.key).header
     assert header is not None and header.duration is not None and header.duration >= 1.0
     assert status["original_seconds"] == header.duration
+    assert status["duration"] == header.duration and status["attempts"] == header.attempts == 1
     assert status["computed_at"] == header.created
     assert abs(status["time_saved"] - max(0.0, header.duration - status["load_seconds"])) < 1e-9
     line = restored[0]
@@ -141,3 +142,31 @@ def test_resume_in_a_live_kernel_keeps_what_it_computed(tmp_path: Path) -> None:
     assert states["total"] != "restored" and has_result == "False", (states, reply)
     assert "total" in reply
     assert log.read_text().splitlines() == ["load", "total", "load"]
+
+
+def test_status_after_resume_shows_the_original_attempts_and_duration(tmp_path: Path) -> None:
+    flag = tmp_path / "failed-once"
+    flaky = (f"%%step flaky --retries 2\nimport os, time\ntime.sleep(0.3)\n"
+             f"if not os.path.exists({str(flag)!r}):\n    open({str(flag)!r}, 'w').close()\n"
+             f"    raise RuntimeError('first attempt')\nvalue = 7")
+    first = fresh(tmp_path)
+    try:
+        reply = first.execute(flaky)
+        assert reply.status == "ok", reply.error
+        assert first.execute("%flow wait").status == "ok"
+    finally:
+        first.close()
+    second = fresh(tmp_path)
+    try:
+        assert "restored 1 step(s): flaky" in second.execute("%flow resume").text
+        status = json.loads(second.execute(STATUS.replace("'report'", "'flaky'")).text)
+        table = second.execute("%flow status").text
+    finally:
+        second.close()
+    (entry,) = CheckpointStore(tmp_path / ".nbflow").list("flaky")
+    header = CheckpointStore(tmp_path / ".nbflow").load("flaky", entry.key).header
+    assert header is not None and header.attempts == 2 and header.duration is not None
+    assert status["state"] == "restored"
+    assert status["attempts"] == 2
+    assert status["duration"] == header.duration >= 0.3
+    assert re.search(r"^flaky\s+restored\s+2\s", table, re.M), table
