@@ -74,15 +74,22 @@ def test_a_restored_cell_shows_text_table_and_plot_under_its_provenance(tmp_path
         restored = kinds(second.widget_outputs(model_id))
         status = json.loads(second.execute(STATUS).text)
         total = second.execute("print(total)").text.strip()
+        (entry,) = CheckpointStore(tmp_path / ".nbflow").list("report")
+        before = CheckpointStore(tmp_path / ".nbflow").load("report", entry.key).header
+        # Forced again after the restore: what it saves is what this run displayed, not the replay too.
+        assert second.execute("%flow run report --force").status == "ok"
+        assert second.execute("%flow wait", timeout=120).status == "ok"
+        again = CheckpointStore(tmp_path / ".nbflow").load("report", entry.key).header
     finally:
         second.close()
+    assert before is not None and again is not None and again.created > before.created
+    assert kinds(list(again.displays)) == kinds(list(before.displays)) == computed[:3]
     assert status["state"] == "restored"
     assert total == "3"
     assert restored[0].startswith("note:↺ restored: computed "), restored
     assert restored[1:] == computed[:3], restored  # shown once each: the replay is not captured again
 
-    (entry,) = CheckpointStore(tmp_path / ".nbflow").list("report")
-    header = CheckpointStore(tmp_path / ".nbflow").load("report", entry.key).header
+    header = before  # the checkpoint the restore loaded
     assert header is not None and header.duration is not None and header.duration >= 1.0
     assert status["original_seconds"] == header.duration
     assert status["duration"] == header.duration and status["attempts"] == header.attempts == 1
