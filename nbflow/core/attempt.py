@@ -55,12 +55,13 @@ def run_attempt(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int,
         raise
     duration = time.monotonic() - started
     with recording():  # the checkpoint write reuses the digests of the buffers hashed here
-        return _finish(host, cache, spec, key, outputs, scope, table, claim, force, previous, duration, notes)
+        return _finish(host, cache, spec, key, outputs, scope, table, claim, force, previous, duration, notes,
+                       attempt)
 
 
 def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: Outputs, scope: dict[str, Any],
             table: DigestTable, claim: Callable[[], bool], force: bool, previous: Previous | None,
-            duration: float, notes: list[str]) -> AttemptResult:
+            duration: float, notes: list[str], attempt: int = 1) -> AttemptResult:
     """After a successful run: find inputs changed in place, save the checkpoint, hash the outputs.
 
     The outputs are hashed by the store once it has written (and so hashed)
@@ -77,14 +78,15 @@ def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: O
     if mutated:
         names = ", ".join(repr(n) for n in sorted(mutated))
         notes.append(f"changed input {names} in place; the changed value is saved with the checkpoint")
-    result = Outputs(values, outputs.deleted, outputs.scope)
+    result = Outputs(values, outputs.deleted, outputs.scope, outputs.displays)
     inputs = {n: d for n, d in key.inputs.items() if n not in outputs.values and n not in outputs.deleted}
     inputs.update(mutated)
     saved = None
     if key.value is None:
         notes.append(f"not cached: {key.reason}")
     elif claim():
-        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration)
+        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration, attempt,
+                            outputs.displays)
         saved = cache.save(spec, key.value, snapshot, host.namespace)
         if saved.not_restorable:
             notes.append(f"will not restore: {saved.not_restorable}")

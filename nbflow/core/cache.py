@@ -5,7 +5,8 @@ signed checkpoint files and the SQLite manifest. Everything here runs in a
 worker thread as part of an attempt, never under the scheduler's lock.
 
 A checkpoint holds what running the step left in the namespace: the values
-it bound, the inputs it changed in place, the names it deleted, and the
+it bound, the inputs it changed in place, the names it deleted, what it
+displayed (nbformat output dicts, so a restored cell looks computed), and the
 digest of each value (so a restore needs no rehash and the readers' keys can
 be computed from it), plus the parts of the key it was saved under (so
 `%flow why` can say what changed since).
@@ -38,6 +39,9 @@ class Snapshot:
     parts: tuple[Part, ...]
     mutated: tuple[str, ...] = ()
     duration: float = 0.0
+    attempts: int = 1  # the attempt that succeeded (1 + the retries it took)
+    #: what the step displayed (nbformat output dicts), saved so a restore can show it again
+    displays: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class Restored:
     duration: float | None = None  # how long the run that produced it took
     computed_at: float | None = None  # wall clock of that run
     size: int | None = None  # bytes read
+    displays: tuple[dict[str, Any], ...] = ()  # what the run displayed, to show again
+    attempts: int | None = None  # how many attempts that run took
 
     @property
     def time_saved(self) -> float | None:

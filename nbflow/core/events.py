@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .keys import Part
 from .states import State
@@ -169,6 +169,8 @@ class StepRestored(StepEvent):
     time_saved: float | None = None  # original_seconds - load_seconds
     computed_at: float | None = None
     why: str | None = None
+    displays: tuple[dict[str, Any], ...] = ()  # what the run displayed, to show again (nbformat outputs)
+    attempts: int | None = None  # how many attempts the run that computed it took
 
 
 @dataclass(frozen=True)

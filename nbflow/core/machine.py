@@ -280,13 +280,14 @@ class StateMachine:
             step.provenance = {
                 "checkpoint": restored.path, "size": restored.size, "load_seconds": restored.load_seconds,
                 "original_seconds": restored.duration, "computed_at": restored.computed_at,
-                "time_saved": restored.time_saved,
+                "time_saved": restored.time_saved, "original_attempts": restored.attempts,
             }
             self._finish(step, State.RESTORED, ev.StepRestored(
                 self._run, step=step.name, outputs=step.outputs, key=result.key, parts=result.parts,
                 checkpoint=restored.path, size=restored.size, load_seconds=restored.load_seconds,
                 original_seconds=restored.duration, time_saved=restored.time_saved,
-                computed_at=restored.computed_at, why=result.why))
+                computed_at=restored.computed_at, why=result.why, displays=restored.displays,
+                attempts=restored.attempts))
             return
         saved = result.saved
         written = saved is not None and saved.path is not None

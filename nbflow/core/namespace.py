@@ -39,11 +39,13 @@ class MissingInput(NbflowError, NameError):
 
 @dataclass(frozen=True)
 class Outputs:
-    """What a successful attempt produced: values to bind and names to delete."""
+    """What a successful attempt produced: values to bind, names to delete, and what it displayed."""
 
     values: dict[str, Any]
     deleted: tuple[str, ...] = ()
     scope: dict[str, Any] | None = None  # the working copy the code ran in
+    #: nbformat output dicts the attempt showed (plain data, filled in by hosts that capture output)
+    displays: tuple[dict[str, Any], ...] = ()
 
 
 def step_filename(name: str) -> str:

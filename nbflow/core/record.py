@@ -81,19 +81,23 @@ class StepRecord:
 
     def status(self, now: float) -> StepStatus:
         """A snapshot for readers; `now` is `time.monotonic()`, for the duration of an active step."""
+        provenance = dict(self.provenance)
+        attempts = provenance.pop("original_attempts", None) or self.attempt
         duration = None
-        if self.started is not None and self.mono_started is not None:
+        if self.state is State.RESTORED and provenance.get("original_seconds") is not None:
+            duration = provenance["original_seconds"]  # the run that computed it, as the checkpoint says
+        elif self.started is not None and self.mono_started is not None:
             if self.ended is not None:
                 # The monotonic clock: a wall clock set back or forward meanwhile does not count.
                 duration = (self.mono_ended - self.mono_started) if self.mono_ended is not None else None
             elif self.state in ACTIVE:
                 duration = now - self.mono_started
         return StepStatus(
-            name=self.name, state=self.state, attempts=self.attempt, started=self.started,
+            name=self.name, state=self.state, attempts=attempts, started=self.started,
             ended=self.ended if self.state in TERMINAL else None, duration=duration,
             error=self.error if self.state is State.FAILED or self.state in ACTIVE else None,
             traceback=self.traceback if self.state is State.FAILED or self.state in ACTIVE else None,
             reason=self.reason, outputs=self.outputs, attempt_log=tuple(self.log),
             key=self.key, not_restorable=self.not_restorable, why=self.why,
-            background=self.threads - (1 if self.state is State.RUNNING else 0), **self.provenance,
+            background=self.threads - (1 if self.state is State.RUNNING else 0), **provenance,
         )

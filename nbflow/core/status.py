@@ -91,7 +91,8 @@ class StepStatus:
     `size`, `write_seconds`: the checkpoint written (computed) or loaded
     (restored); `load_seconds`, `original_seconds` (how long computing took)
     and `computed_at` describe a restore, and `time_saved` is original minus
-    load (negative when loading was slower).
+    load (never negative). A restored step's `duration` and `attempts` are
+    those of the run that computed it, when its checkpoint records them.
     """
 
     name: str

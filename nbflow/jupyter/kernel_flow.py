@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-import time
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from ..core.states import ACTIVE, TERMINAL, UP_TO_DATE
 from ..store.store import open_store
 from .answers import interrupted
 from .output import OutputRouter, StepSink
+from .replay import Mark, keep, show_restored
 
 
 def notebook_path() -> Path | None:
@@ -71,9 +71,11 @@ class KernelHost(NamespaceHost):
         if attempt > 1:
             total = "" if spec.retries == float("inf") else f" of {1 + int(spec.retries)}"
             sink.note(f"── {spec.name}: attempt {attempt}{total} ──")
+        mark = Mark(sink)
         with self._kernel_flow.router.capture(sink):
             try:
-                return super().execute(spec, attempt, scope)
+                outputs = super().execute(spec, attempt, scope)
+                return replace(outputs, displays=keep(mark.since()))  # saved with the checkpoint
             except Exception as error:
                 line, text = format_error(error)  # a remote failure's text is its remote traceback
                 sink.error(type(error).__name__, str(error), text)
@@ -100,10 +102,14 @@ class Resumed:
 
     restored: tuple[str, ...]
     missing: tuple[str, ...]
+    #: live steps left alone, with their state: computed (or running) in this kernel
+    kept: tuple[tuple[str, str], ...] = ()
 
     def text(self) -> str:
         names = f": {', '.join(self.restored)}" if self.restored else ""
         line = f"nbflow: restored {len(self.restored)} step(s){names}"
+        if self.kept:
+            line += "; kept as they are in this kernel: " + ", ".join(f"{n} ({s})" for n, s in self.kept)
         if self.missing:
             line += f"; not restorable (run their cells): {', '.join(self.missing)}"
         return line
@@ -288,20 +294,31 @@ class KernelFlow:
         return bool(dropped)
 
     def resume(self) -> Resumed:
-        """`%flow resume` after a restart: rebuild the steps the manifest remembers, restore their outputs."""
+        """`%flow resume` after a restart: rebuild the steps the manifest remembers, restore their outputs.
+
+        Steps this kernel already has (succeeded, restored, skipped or still
+        running) are kept as they are and named.
+        """
         keys = {r.status.name: r.status.key for r in self.store.manifest.latest() if r.status.key}
         restored: list[str] = []
         missing: list[str] = []
+        live = {name: status.state for name, status in self.flow.status().items()
+                if status.state in UP_TO_DATE or status.state in ACTIVE}
         # Dependencies first: the stored order numbers restart in every kernel session, so a step
         # redefined later can tie with (or precede) the steps it depends on.
         for spec in dependency_order([record.spec() for record in self.store.manifest.load_specs()]):
+            if spec.name in live:  # computed (or running) here: never overwritten by an older checkpoint
+                continue
             key = keys.get(spec.name)
             try:
+                if live and key is not None:  # what this kernel computed may have changed its inputs
+                    self.flow.define(spec)
+                    key = self.flow.why(spec.name).current.value or key
                 done = key is not None and self.flow.restore(spec, key)
             except UnknownStepError:  # depends on a step that was never stored
                 done = False
             (restored if done else missing).append(spec.name)
-        return Resumed(tuple(restored), tuple(missing))
+        return Resumed(tuple(restored), tuple(missing), tuple((n, state.value) for n, state in live.items()))
 
     @property
     def settings(self) -> FlowSettings:
@@ -348,6 +365,8 @@ class KernelFlow:
         if not isinstance(event, ev.StepEvent):
             return
         sink = self.sinks.get(event.step)
+        if sink is None and isinstance(event, ev.StepRestored):
+            sink = self.sink(event.step)  # `%flow resume`: no cell ran, but the detail pane shows it
         if sink is None:
             return
         if isinstance(event, ev.AttemptFailed) and event.timed_out:
@@ -370,12 +389,7 @@ class KernelFlow:
         elif isinstance(event, ev.StepUpstreamFailed):
             sink.note(f"✗ {event.step} blocked: {event.reason or f'upstream step {event.upstream!r} failed'}")
         elif isinstance(event, ev.StepRestored):
-            saved = f", saved {format_duration(event.time_saved)}" if event.time_saved else ""
-            when = ""
-            if event.computed_at:
-                when = " computed " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.computed_at))
-            sink.note(f"↺ {event.step} restored from the checkpoint{when}, "
-                      f"loaded in {format_duration(event.load_seconds)}{saved}")
+            show_restored(sink, event)
         elif isinstance(event, ev.StepWarning):
             sink.note(f"⚠ {event.step}: {event.message}")
         elif isinstance(event, ev.StepStale):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
@@ -186,12 +186,15 @@ class CheckpointStore:
               mutated: Iterable[str] = (),
               digests: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
               parts: Iterable[tuple[str, str, str, str]] = (), duration: float | None = None,
-              live: Mapping[str, Any] | None = None) -> WriteResult:
+              live: Mapping[str, Any] | None = None,
+              displays: Sequence[Mapping[str, Any]] = (), attempts: int | None = None) -> WriteResult:
         """Save `outputs` ({name: value}) as the checkpoint of `step` with cache `key`.
 
         The keyword arguments are recorded for the restore: names the step
         deleted and changed in place, the key's parts and the run's duration
-        in the header, each value's digest in the footer. `digests` may be a
+        in the header, each value's digest and what the step displayed
+        (`displays`, JSON-ready nbformat outputs) in the footer, signed with
+        the rest. `digests` may be a
         function: it is called once the buffers are written and hashed, so
         content hashes of the outputs reuse the writer's piece digests.
 
@@ -220,11 +223,12 @@ class CheckpointStore:
                 mutated=tuple(mutated),
                 parts=tuple(tuple(p) for p in parts),  # type: ignore[misc]
                 duration=duration,
+                attempts=attempts,
             )
             self._fs.makedirs(self._fs.join(_encode(step, "step")))
 
             def footer() -> bytes:
-                return fmt.encode_footer(digests() if callable(digests) else digests or {})
+                return fmt.encode_footer(digests() if callable(digests) else digests or {}, displays)
 
             size = write_file(self._fs, final, header, pickled.stream, pickled.buffers, secret, footer)
         except OSError as exc:

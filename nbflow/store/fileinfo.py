@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,8 @@ class Header:
     digests: Mapping[str, Any] = field(default_factory=dict)
     parts: tuple[tuple[str, str, str, str], ...] = ()  # the cache key's parts (kind, name, digest, detail)
     duration: float | None = None  # seconds the run that produced it took
+    displays: tuple[dict[str, Any], ...] = ()  # what the run displayed: in the footer, like `digests`
+    attempts: int | None = None  # how many attempts the run took
 
     def encode(self) -> bytes:
         doc = {
@@ -66,6 +68,7 @@ class Header:
             "mutated": list(self.mutated),
             "parts": [list(p) for p in self.parts],
             "duration": self.duration,
+            "attempts": self.attempts,
         }
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -93,6 +96,7 @@ class Header:
                 mutated=tuple(_typed(n, str) for n in _typed(doc.get("mutated", []), list)),
                 parts=tuple(_part(p) for p in _typed(doc.get("parts", []), list)),
                 duration=None if doc.get("duration") is None else float(_typed(doc["duration"], (int, float))),
+                attempts=None if doc.get("attempts") is None else _size(doc["attempts"]),
             )
         except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise FormatError("damaged header") from exc
@@ -106,19 +110,34 @@ class Header:
 FOOTER_LENGTH = struct.Struct("<Q")
 
 
-def encode_footer(digests: Mapping[str, Any]) -> bytes:
-    """u64 length, then UTF-8 JSON: the length lets a reader check the file's size before reading on."""
-    text = json.dumps({"digests": dict(digests)}, ensure_ascii=False, separators=(",", ":")).encode()
+def encode_footer(digests: Mapping[str, Any], displays: Sequence[Mapping[str, Any]] = ()) -> bytes:
+    """u64 length, then UTF-8 JSON: the length lets a reader check the file's size before reading on.
+
+    `displays` (nbformat output dicts) sit here rather than in the header:
+    they can be megabytes, and the header is read on its own for listings.
+    """
+    doc: dict[str, Any] = {"digests": dict(digests)}
+    if displays:
+        doc["displays"] = [dict(d) for d in displays]
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     return FOOTER_LENGTH.pack(len(text)) + text
 
 
-def decode_footer(data: bytes) -> dict[str, Any]:
-    """The digests of a verified footer; anything odd is a `FormatError`."""
+def decode_footer(data: bytes) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
+    """The digests and displays of a verified footer; anything odd is a `FormatError`."""
     try:
         doc = json.loads(data[FOOTER_LENGTH.size:].decode())
-        return {_typed(k, str): _digest_entry(v) for k, v in _typed(doc["digests"], dict).items()}
+        digests = {_typed(k, str): _digest_entry(v) for k, v in _typed(doc["digests"], dict).items()}
+        displays = tuple(_display(d) for d in _typed(doc.get("displays", []), list))
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise FormatError("damaged footer") from exc
+    return digests, displays
+
+
+def _display(value: Any) -> dict[str, Any]:
+    output: dict[str, Any] = _typed(value, dict)
+    _typed(output["output_type"], str)
+    return output
 
 
 def _digest_entry(value: Any) -> Any:

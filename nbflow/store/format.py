@@ -5,7 +5,7 @@
     ...        zero padding to a multiple of 64
                pickle       the cloudpickle protocol-5 stream of {name: value}
                buffers      each out-of-band buffer, each starting at a multiple of 64
-               footer       u64 length, UTF-8 JSON: each saved value's content digest
+               footer       u64 length, UTF-8 JSON: each saved value's content digest, what the step displayed
     end        trailer      32-byte signature tag, 32-byte checksum, b"NBCKEND\\0"
 
 Integrity is computed over fixed-size chunks of the bytes [0, end) - header,

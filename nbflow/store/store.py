@@ -80,7 +80,7 @@ class Store:
         outputs = Outputs(dict(loaded.outputs), header.deleted)
         return Restored(outputs, loaded.path, loaded.seconds, _digests(header.digests),
                         tuple(Part(*p) for p in header.parts), header.mutated, header.duration, header.created,
-                        loaded.size)
+                        loaded.size, header.displays, header.attempts)
 
     def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Mapping[str, Any] | None = None) -> Saved:
         computed: dict[str, Digest | None] = {}
@@ -94,6 +94,7 @@ class Store:
             written = self.checkpoints.write(
                 spec.name, key, snapshot.outputs.values, deleted=snapshot.outputs.deleted,
                 mutated=snapshot.mutated, digests=digests, duration=snapshot.duration, live=live,
+                displays=snapshot.displays, attempts=snapshot.attempts,
                 parts=[(p.kind, p.name, p.digest, p.detail) for p in snapshot.parts])
         except CheckpointWriteError as error:
             return Saved(None, not_restorable=str(error), digests=computed or None)

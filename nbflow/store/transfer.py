@@ -178,7 +178,8 @@ def read_file(handle: ReadHandle, secret: bytes) -> tuple[fmt.Header, bytearray,
         digester.cancel()
         raise
     fmt.check_trailer(bytes(tail), secret, layout.end, digests)
-    return dataclasses.replace(header, digests=fmt.decode_footer(bytes(footer))), stream, buffers
+    digests_, displays = fmt.decode_footer(bytes(footer))
+    return dataclasses.replace(header, digests=digests_, displays=displays), stream, buffers
 
 
 def _read_views(handle: ReadHandle, views: Sequence[memoryview], plan: Iterable[list[memoryview]],

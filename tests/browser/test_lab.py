@@ -98,3 +98,42 @@ def test_states_progress_and_failed_detail(page: Any, lab: Lab) -> None:
                            arg=f"{WIDGET} .nbflow-message", timeout=30_000)
     message = page.locator(f"{WIDGET} .nbflow-message").first.inner_text()
     assert message == "nothing pending", message
+
+
+RESTORE_CELLS = (
+    "%load_ext nbflow",
+    "%%step report\nimport time\nimport pandas as pd\nimport matplotlib.pyplot as plt\n"
+    "from IPython.display import display\nprint('the report: 2 rows')\ntime.sleep(1)\n"
+    "table = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})\ndisplay(table)\n"
+    "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\ndisplay(fig)\nplt.close(fig)\ndel fig, ax",
+    "%flow wait",
+)
+
+
+@pytest.mark.timeout(240)
+def test_a_restored_cell_shows_its_table_and_plot_after_restart_and_run_all(page: Any, lab: Lab) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in RESTORE_CELLS]
+    nbformat.write(nb, str(lab.root / "restore_check.ipynb"))
+    open_notebook(page, lab, "restore_check.ipynb")
+    step_cell = page.locator(f"{PANEL} .jp-CodeCell").nth(1)
+    run_all(page)
+    step_cell.locator(".jp-OutputArea", has_text="report succeeded").first.wait_for(timeout=90_000)
+    assert step_cell.locator(".jp-OutputArea table").count() >= 1
+    assert step_cell.locator(".jp-OutputArea img").count() >= 1
+
+    page.click(f"{PANEL} .jp-Cell")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Run All Cells").first.click()
+    page.locator(".jp-Dialog .jp-mod-accept").first.click()
+    step_cell.locator(".jp-OutputArea", has_text="↺ restored: computed").first.wait_for(timeout=90_000)
+    output = step_cell.locator(".jp-OutputArea").first
+    output.locator("table", has_text="3").first.wait_for(timeout=30_000)
+    output.locator("img").first.wait_for(timeout=30_000)
+    assert "the report: 2 rows" in output.inner_text()
+    assert "report succeeded" not in output.inner_text()  # restored, not computed again
+    assert output.locator("img").first.get_attribute("src", timeout=5_000).startswith("data:image/png")
+    save_screenshot(step_cell, "restored-cell.png")

@@ -55,14 +55,23 @@ def test_ends_without_output_carry_their_reason(event: ev.StepEvent, state: Stat
     assert status.attempt_log[0].error == reason and status.attempt_log[0].ended == 5.0
 
 
-def test_a_restore_without_time_saved_uses_original_minus_load() -> None:
+def test_a_restore_without_time_saved_uses_original_minus_load_never_negative() -> None:
     r = Recorder()
     play(r, ev.StepWaiting(1, step="a"),
          ev.StepRestored(1, step="a", key="k", checkpoint="/c", size=7, load_seconds=2.0, original_seconds=1.5,
                          computed_at=100.0))
     status = r.current("a")
     assert status is not None and status.source == "restored"
-    assert (status.time_saved, status.computed_at, status.size, status.load_seconds) == (-0.5, 100.0, 7, 2.0)
+    assert (status.time_saved, status.computed_at, status.size, status.load_seconds) == (0.0, 100.0, 7, 2.0)
+    assert status.duration == 1.5  # the run that computed it
+
+
+def test_a_restore_without_time_saved_is_original_minus_load() -> None:
+    r = Recorder()
+    play(r, ev.StepWaiting(1, step="a"),
+         ev.StepRestored(1, step="a", key="k", load_seconds=0.25, original_seconds=4.0, attempts=3))
+    status = r.current("a")
+    assert status is not None and (status.time_saved, status.duration, status.attempts) == (3.75, 4.0, 3)
 
 
 def test_running_again_in_the_same_run_starts_a_fresh_row_and_stale_flags_the_newest() -> None:

@@ -282,9 +282,14 @@ class Recorder:
             return
         saved = event.time_saved
         if saved is None and event.original_seconds is not None:
-            saved = event.original_seconds - event.load_seconds
+            saved = max(0.0, event.original_seconds - event.load_seconds)
+        known: dict[str, Any] = {}  # the run that computed it, as the checkpoint says
+        if event.original_seconds is not None:
+            known["duration"] = event.original_seconds
+        if event.attempts is not None:
+            known["attempts"] = event.attempts
         self._ended(
-            event, outputs=tuple(event.outputs), error=None, traceback=None, key=event.key,
+            event, **known, outputs=tuple(event.outputs), error=None, traceback=None, key=event.key,
             checkpoint=event.checkpoint or None, size=event.size, load_seconds=event.load_seconds,
             original_seconds=event.original_seconds, computed_at=event.computed_at, time_saved=saved,
             why=event.why)
