@@ -23,9 +23,10 @@ from ..core.keys import Part
 from ..core.namespace import Outputs
 from ..core.protocol import STORE
 from ..core.spec import StepSpec
-from .checkpoint import CheckpointStore
+from .checkpoint import CheckpointStore, step_folder
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
 from .manifest import Manifest
+from .outputlog import FILE_NAME, OutputLog
 
 logger = logging.getLogger("nbflow")
 DEFAULT_FOLDER = ".nbflow"
@@ -44,7 +45,12 @@ class Store:
         self.checkpoints.ensure()
         manifest_root = Path(local_root) if local_root is not None else Path(root)
         self.manifest = Manifest(manifest_root / MANIFEST, flow_name)
+        self.local_root = manifest_root
         self.watch_root = Path(watch_root) if watch_root is not None else Path.cwd()
+
+    def output_log(self, step: str) -> OutputLog:
+        """The file that keeps the whole text `step` prints: `<local root>/<step>/output.txt`."""
+        return OutputLog(self.local_root / step_folder(step) / FILE_NAME)
 
     # -- the Cache protocol ------------------------------------------------------
 
