@@ -266,7 +266,7 @@ def browser_runs() -> dict[tuple[str, int], dict[str, float]]:
                     with kernel.sampling(), server_peak.sampling(), browser_peak.sampling():
                         try:
                             seconds = _run_cell(page, cells, index, wanted)
-                        except Exception:  # playwright TimeoutError: not run, press again
+                        except Exception:  # show where it stuck, then fail
                             shot = Path(tempfile.gettempdir()) / "nbflow-bench-output.png"
                             page.screenshot(path=str(shot))
                             print(f"{kind} {n:,}: no {wanted!r} in time; screenshot: {shot}", file=sys.stderr)
