@@ -79,3 +79,24 @@ def test_cancel_stops_a_step_printing_in_an_endless_loop(kernel: Kernel) -> None
     kernel.execute("_kf.sinks['spin'].flush()")  # its thread has ended: whatever it printed is out by now
     outputs = kernel.widgets[model_id]["outputs"]  # every update sent before that cell went idle has been read
     assert outputs[-1]["output_type"] == "display_data" and _notes(outputs)[-1] == note
+
+
+def test_a_timed_out_printing_step_stops_and_its_retry_runs(kernel: Kernel) -> None:
+    """A timed-out attempt is abandoned: its thread stops at its next print, and the retry runs to the end."""
+    kernel.execute("import threading\nfirst_ended = threading.Event()\nattempts = []")
+    kernel.execute(
+        "%%step spin --timeout 0.3 --retries 1 --retry-on TimeoutError\n"
+        "n = len(attempts) + 1\n"
+        "attempts.append(n)\n"
+        "if n == 1:\n"
+        "    try:\n"
+        "        while True:\n"
+        "            print('spinning')\n"
+        "    finally:\n"
+        "        first_ended.set()\n"
+        "done = n\n")
+    reply = kernel.execute("%flow wait spin\nprint(first_ended.wait(5), done)", timeout=60)
+    assert reply.text.strip().splitlines()[-1] == "True 2", reply.text
+    status = kernel.execute("from nbflow.jupyter.extension import kernel_flow\n"
+                            "print(kernel_flow().flow.status()['spin'].state.value)")
+    assert status.text.strip() == "succeeded"
