@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .abandon import attempt_running
 from .cache import AttemptResult, Cache, Previous, Refused, Restored, Snapshot
 from .digest import Digest, Unhashable, digest
 from .digest.pieces import recording
@@ -32,8 +33,21 @@ _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, frozenset, rang
 
 def run_attempt(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force: bool,
                 table: DigestTable, claim: Callable[[], bool],
-                ordering: Mapping[str, str | None] | None = None) -> AttemptResult:
-    """Restore from a matching checkpoint, else execute (and save the checkpoint)."""
+                ordering: Mapping[str, str | None] | None = None,
+                live: Callable[[], bool] | None = None) -> AttemptResult:
+    """Restore from a matching checkpoint, else execute (and save the checkpoint).
+
+    `live()` says whether the scheduler still wants this attempt; the step's
+    output writes check it (see `abandon.py`).
+    """
+    if live is None:
+        return _run(host, cache, spec, attempt, force, table, claim, ordering)
+    with attempt_running(spec.name, attempt, live):
+        return _run(host, cache, spec, attempt, force, table, claim, ordering)
+
+
+def _run(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force: bool,
+         table: DigestTable, claim: Callable[[], bool], ordering: Mapping[str, str | None] | None) -> AttemptResult:
     scope = host.snapshot()
     if cache is None:
         return AttemptResult(host.execute(spec, attempt, scope), None)

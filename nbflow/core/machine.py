@@ -175,7 +175,7 @@ class StateMachine:
         if spec.timeout is not None:
             self._loop.call_later(spec.timeout, self._timed_out, step, token)
         job = partial(run_attempt, self._host, self._cache, spec, step.attempt, step.force, self.digests,
-                      partial(self._claim, step, token), self._ordering(spec))
+                      partial(self._claim, step, token), self._ordering(spec), partial(_holds, step, token))
         self._queues.executors[spec.executor].submit(job, partial(self._attempt_done, step, token))
 
     def _ordering(self, spec: StepSpec) -> dict[str, str | None]:
@@ -387,3 +387,9 @@ class StateMachine:
 
     def _publish(self, event: ev.Event) -> None:
         self.bus.publish(event)
+
+
+def _holds(step: StepRecord, token: object) -> bool:
+    """Whether an attempt is still the step's current one: read without the lock, on every write the
+    step's thread makes, so a cancel or timeout (which replace the token) stops it at its next print."""
+    return step.token is token

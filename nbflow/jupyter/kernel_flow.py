@@ -345,13 +345,19 @@ class KernelFlow:
         return flow_widget(self.flow, namespace=self.shell.user_ns, output_text=self.output_text)
 
     def output_text(self, step: str) -> str:
+        """What the step's cell shows (head and tail of a long text), for the widget's detail pane."""
         sink = self.sinks.get(step)
         return sink.text() if sink is not None else ""
+
+    def full_output(self, step: str) -> str:
+        """Everything the step printed since its cell last ran (its output log, capped on disk)."""
+        sink = self.sinks.get(step)
+        return sink.full_text() if sink is not None else ""
 
     def sink(self, step: str) -> StepSink:
         sink = self.sinks.get(step)
         if sink is None:
-            sink = self.sinks[step] = StepSink(step, self.flow.call_later)
+            sink = self.sinks[step] = StepSink(step, self.flow.call_later, log=self.store.output_log(step))
         return sink
 
     def _on_event(self, event: ev.Event) -> None:

@@ -7,7 +7,9 @@ cell runs then (or nowhere). So while a step runs, its thread's `print`,
 sink feeds an `ipywidgets.Output` shown in the step's cell: widget state
 travels over a comm, which front ends deliver whatever cell is executing.
 Stream text is coalesced and flushed at most every 100 ms, so a chatty loop
-does not flood the kernel. The sink also keeps the outputs as nbformat
+does not flood the kernel, and the widget shows only the head and the tail
+of a long text (`window.py`), so each update stays small; the whole text
+goes to the step's output log. The sink also keeps the outputs as nbformat
 dicts, which is what a batch run writes into the notebook.
 """
 
@@ -21,17 +23,26 @@ from contextlib import contextmanager
 from html import escape as _escape
 from typing import Any, TextIO
 
+from ..core.abandon import stop_if_abandoned
 from ..core.protocol import HTML_MIME, PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
+from ..store.outputlog import OutputLog
+from .window import OutputWindow
 
 FLUSH_SECONDS = 0.1
 
 
 class StepSink:
-    """The outputs of one step (all attempts), mirrored into an Output widget."""
+    """The outputs of one step (all attempts), mirrored into an Output widget.
 
-    def __init__(self, step: str, call_later: Callable[[float, Callable[[], None]], None]) -> None:
+    What the widget shows is bounded (`window.py`: head, marker, tail); the
+    whole text goes to `log`, the step's output file, when there is one.
+    """
+
+    def __init__(self, step: str, call_later: Callable[[float, Callable[[], None]], None],
+                 log: OutputLog | None = None, window: OutputWindow | None = None) -> None:
         self.step = step
-        self.outputs: list[dict[str, Any]] = []
+        self.log = log
+        self._window = window or OutputWindow()
         self._call_later = call_later
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str]] = []
@@ -39,13 +50,25 @@ class StepSink:
         self._widget: Any = None
         self._display_id: str | None = None
 
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        """The nbformat outputs shown (stream text bounded to head and tail)."""
+        return self._window.outputs
+
+    @property
+    def hidden(self) -> int:
+        """Lines of stream text dropped from the live view (they are in the log)."""
+        return self._window.hidden
+
     def attach(self, widget: Any, display_id: str | None = None) -> None:
         """Show this sink in a (new) Output widget, e.g. when its cell is re-run."""
         with self._lock:
             self._widget = widget
             self._display_id = display_id
-            self.outputs = []
+            self._window.reset()
             self._pending = []
+            if self.log is not None:
+                self.log.restart()
 
     def bundle(self) -> dict[str, Any]:
         """The display: the live widget view plus a static copy of the outputs so far."""
@@ -73,15 +96,21 @@ class StepSink:
 
     def clear(self) -> None:
         with self._lock:
-            self.outputs = []
+            self._window.reset()
             self._pending = []
             if self._widget is not None:
                 self._widget.outputs = ()
 
     def write(self, name: str, text: str) -> None:
+        """Stream text from the step's thread; raises `AttemptAbandoned` there once its attempt is abandoned.
+
+        Checked under the lock that the step's "cancelled" note also takes, so
+        no line of an abandoned attempt lands after that note.
+        """
         if not text:
             return
         with self._lock:
+            stop_if_abandoned()
             self._pending.append((name, text))
             if self._scheduled:
                 return
@@ -90,12 +119,16 @@ class StepSink:
 
     def display(self, data: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
         with self._lock:
+            stop_if_abandoned()
             self._drain()
             self._append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
 
     def note(self, text: str) -> None:
         """A line nbflow itself writes (attempt labels, restore notices)."""
-        self.display({TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"})
+        with self._lock:
+            self._drain()
+            self._append({"output_type": "display_data", "metadata": {},
+                          "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"}})
 
     def error(self, name: str, value: str, traceback: str) -> None:
         with self._lock:
@@ -106,20 +139,33 @@ class StepSink:
     def flush(self) -> None:
         with self._lock:
             self._scheduled = False
-            self._drain()
-
-    def _drain(self) -> None:
-        for name, text in self._pending:
-            last = self.outputs[-1] if self.outputs else None
-            if last is not None and last["output_type"] == "stream" and last["name"] == name:
-                last["text"] += text
+            if self._drain():
                 self._sync()
-            else:
-                self._append({"output_type": "stream", "name": name, "text": text})
+
+    def _drain(self) -> bool:
+        """Move pending text into the window and the log, one piece per run of one stream."""
+        pending = self._pending
+        if not pending:
+            return False
         self._pending = []
+        log = self.log
+        index = 0
+        while index < len(pending):
+            name = pending[index][0]
+            end = index + 1
+            while end < len(pending) and pending[end][0] == name:
+                end += 1
+            text = "".join(piece for _, piece in pending[index:end])
+            self._window.write(name, text)
+            if log is not None:
+                log.append(text)
+            index = end
+        return True
 
     def _append(self, output: dict[str, Any]) -> None:
-        self.outputs.append(output)
+        self._window.append(output)
+        if self.log is not None:
+            self.log.append(static_text([output]))
         self._sync()
 
     def _sync(self) -> None:
@@ -128,10 +174,18 @@ class StepSink:
             widget.outputs = tuple(dict(o) for o in self.outputs)
 
     def text(self) -> str:
-        """Everything written as plain text (tests and batch summaries read it)."""
+        """What the live view shows, as plain text (head, marker and tail): tests, batch summaries, details."""
         with self._lock:
             self._drain()
             return static_text(self.outputs)
+
+    def full_text(self) -> str:
+        """Everything written since the cell last ran, from the log (capped on disk); else what is shown."""
+        with self._lock:
+            self._drain()
+            if self.log is None:
+                return static_text(self.outputs)
+            return self.log.read()
 
 
 class _Stream:

@@ -126,6 +126,11 @@ def _encode(name: str, what: str) -> str:
     return encoded
 
 
+def step_folder(step: str) -> str:
+    """The folder name of a step's files under a store's root."""
+    return _encode(step, "step")
+
+
 class CheckpointStore:
     """Checkpoints under `root`: a local folder or any fsspec URL (`memory://x`, `s3://b/p`).
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,10 +26,11 @@ from ..core.keys import Part
 from ..core.namespace import Outputs
 from ..core.protocol import STORE
 from ..core.spec import StepSpec
-from .checkpoint import CheckpointStore
+from .checkpoint import CheckpointStore, step_folder
 from .disabled import DisabledCheckpoints
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
 from .manifest import MEMORY, Manifest
+from .outputlog import FILE_NAME, OutputLog
 
 logger = logging.getLogger("nbflow")
 DEFAULT_FOLDER = ".nbflow"
@@ -51,20 +53,29 @@ class Store:
         self.checkpoints.ensure()
         manifest_root = Path(local_root) if local_root is not None else Path(root)
         self.manifest = Manifest(manifest_root / MANIFEST, flow_name)
+        self.local_root = manifest_root
         self.watch_root = Path(watch_root) if watch_root is not None else Path.cwd()
 
     @classmethod
     def disabled(cls, reason: str, *, flow_name: str = "flow",
                  watch_root: str | os.PathLike[str] | None = None) -> Store:
-        """A store that keeps nothing: steps run without checkpoints, runs are recorded in memory only."""
+        """A store that keeps nothing: steps run without checkpoints, runs are recorded in memory only.
+
+        The whole printed text of each step goes to a temporary folder for the session.
+        """
         store = cls.__new__(cls)
         store.root = "(no store)"
         store.flow_name = flow_name
         store.disabled_reason = reason
         store.checkpoints = DisabledCheckpoints(reason)
         store.manifest = Manifest(MEMORY, flow_name)
+        store.local_root = Path(tempfile.mkdtemp(prefix="nbflow-output-"))
         store.watch_root = Path(watch_root) if watch_root is not None else Path.cwd()
         return store
+
+    def output_log(self, step: str) -> OutputLog:
+        """The file that keeps the whole text `step` prints: `<local root>/<step>/output.txt`."""
+        return OutputLog(self.local_root / step_folder(step) / FILE_NAME)
 
     # -- the Cache protocol ------------------------------------------------------
 
