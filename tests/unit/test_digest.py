@@ -324,3 +324,22 @@ def test_digest_is_a_frozen_record() -> None:
     assert found.reached >= {"SCALE", "g", "OFFSET"} and not found.volatile
     with pytest.raises(dataclasses.FrozenInstanceError):
         found.value = b""  # type: ignore[misc]
+
+
+def test_a_web_of_shared_parts_is_unhashable_instead_of_hanging() -> None:
+    """Shared parts are walked once per path to them: 2**40 paths would hash for ever, so the walk is bounded."""
+    from nbflow.core.digest.feed import MAX_OBJECTS
+
+    class Node:
+        def __init__(self, child: object) -> None:
+            self.left = self.right = child
+
+    value: object = Node(None)
+    for _ in range(40):
+        value = Node(value)
+    with pytest.raises(Unhashable, match=f"more than {MAX_OBJECTS:,} objects"):
+        digest(value, {}, {})
+    small: object = Node(None)
+    for _ in range(8):  # 2**8 paths: well within the bound, and still a real digest
+        small = Node(small)
+    assert digest(small, {}, {}).value == digest(small, {}, {}).value

@@ -56,6 +56,13 @@ def type_name(value: Any) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
+#: Compound values one digest may walk. A value whose parts are shared many
+#: times over (a matplotlib Figure: axes, artists and transforms pointing at
+#: each other) is walked once per path to each part; past this it is
+#: `Unhashable` (not cached, said under the cell) instead of hashing for minutes.
+MAX_OBJECTS = 200_000
+
+
 class Feeder:
     """One walk over one value. Not thread-safe; make one per digest."""
 
@@ -68,6 +75,7 @@ class Feeder:
         self._keep: list[Any] = []  # keeps walked objects alive, so ids stay unique
         self._lowest_ref = sys.maxsize  # shallowest depth a back-reference pointed at
         self._memo: dict[int, bytes] = {}  # sub-digests of functions, classes and modules
+        self._entered = 0  # compound values walked: bounded, so a web of shared parts cannot hang a step
         # Where the walk is, for error messages: labels, list indexes (int) or dict keys (1-tuples).
         self.where: list[Any] = []
 
@@ -136,6 +144,10 @@ class Feeder:
             return False
         self._depth[id(value)] = len(self._depth)
         self._keep.append(value)
+        self._entered += 1
+        if self._entered > MAX_OBJECTS:
+            raise Unhashable(type_name(value), self.path()[:200],
+                             f"more than {MAX_OBJECTS:,} objects to walk (parts it shares are walked each time)")
         return True
 
     def leave(self, value: Any) -> None:
