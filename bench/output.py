@@ -29,18 +29,14 @@ during the 100,000-line step; `n/a` without `--browser`) and
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -179,53 +175,15 @@ def kernel_runs(reps: int) -> dict[tuple[str, int], dict[str, float]]:
             for key, runs in found.items()}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def jupyterlab(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A JupyterLab server over `root` with throwaway config, data and runtime folders (as tests/browser)."""
-    base = root.parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    for name in ("config", "data", "runtime"):
-        (base / name).mkdir()
-        env[f"JUPYTER_{name.upper()}_DIR"] = str(base / name)
-    (base / "config" / "labconfig").mkdir()
-    (base / "config" / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
-    env.pop("JPY_SESSION_NAME", None)
-    env.pop("NBFLOW_STORE", None)
-    port, token = _free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = (base / "lab.log").open("w")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start:\n{(base / 'lab.log').read_text()[-3000:]}")
-            time.sleep(0.2)
+    """A JupyterLab server over `root`, the browser tests' own (tests/browser/server.py)."""
+    sys.path.insert(0, str(REPO))
+    from tests.browser.server import lab_server
+
+    extra = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    with lab_server(root.parent, root, extra) as (url, token, server, _log):
         yield f"{url}/lab/tree/output.ipynb?reset&token={token}", server
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def browser_runs() -> dict[tuple[str, int], dict[str, float]]:

@@ -1,0 +1,70 @@
+"""A throwaway JupyterLab server: the browser tests' fixture and `bench/output.py --browser` both use it.
+
+Config, data and runtime folders are fresh beside `root`, the announcements
+pop-up is off, and nbflow's own environment variables are not inherited.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = None
+               ) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
+    """(url, token, server process, log file) of a JupyterLab over `root`, stopped on exit."""
+    env = dict(os.environ, **(extra_env or {}))
+    for name in ("config", "data", "runtime"):
+        folder = base / name
+        folder.mkdir()
+        env[f"JUPYTER_{name.upper()}_DIR"] = str(folder)
+    labconfig = base / "config" / "labconfig"
+    labconfig.mkdir()
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    env.pop("JPY_SESSION_NAME", None)
+    env.pop("NBFLOW_STORE", None)
+    port, token = _free_port(), secrets.token_hex(16)
+    log = base / "lab.log"
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    with log.open("w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)  # polling the server's status endpoint until it answers
+        yield url, token, server, log
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
