@@ -235,9 +235,12 @@ class Flow:
 
     # -- observing -------------------------------------------------------------
 
-    def status(self) -> dict[str, StepStatus]:
-        """Every step's status (state, attempts, times, error), dependencies first."""
-        return self._scheduler.status()
+    def status(self, *names: str) -> dict[str, StepStatus]:
+        """Every step's status (state, attempts, times, error), dependencies first; or just `names`'.
+
+        Asking for one step costs one step, not the whole flow (a cell's define asks).
+        """
+        return self._scheduler.status(names or None)
 
     def table(self) -> str:
         """`status()` as a plain-text table."""

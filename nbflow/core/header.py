@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import re
 import shlex
 from collections.abc import Iterable, Sequence
@@ -222,6 +223,12 @@ def build_parser() -> HeaderParser:
     return parser
 
 
+@functools.lru_cache(maxsize=1)
+def _shared_parser() -> HeaderParser:
+    """Built once: building one costs more than parsing a header, and parsing keeps no state in it."""
+    return build_parser()
+
+
 def header_help() -> str:
     """The full usage text: every option with a one-line description."""
     return build_parser().format_help()
@@ -243,8 +250,7 @@ def parse_header(header: str, body: str | None = None, *, cell: str | None = Non
         detail = str(error).lower()
         expected = "balanced quotes" if "quotation" in detail else "no lone backslash at the end"
         raise OptionError(_first_word(header), "header", header, expected) from None
-    parser = build_parser()
-    options = vars(parser.parse_args(tokens))
+    options = vars(_shared_parser().parse_args(tokens))
     name = options.pop("name")
     return make_spec(name, body, cell=cell, **options)
 

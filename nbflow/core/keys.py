@@ -38,7 +38,7 @@ from typing import Any
 
 import blake3
 
-from .analysis import analyze, parse
+from .analysis import parse
 from .digest import Digest, Unhashable, digest
 from .digest.code import local_module
 from .fingerprints import DigestTable
@@ -120,7 +120,8 @@ def step_key(spec: StepSpec, scope: Mapping[str, Any], table: DigestTable | None
     table = table if table is not None else DigestTable()
     if spec.code is not None:
         parts.append(_code_part(spec.code))
-        found_code = analyze(spec.code)
+        found_code = spec.analysis
+        assert found_code is not None
         if found_code.dynamic:
             names = ", ".join(f"{n}()" for n in found_code.dynamic)
             reasons.append(f"the code reads the namespace through {names}, which nbflow cannot follow")

@@ -59,6 +59,8 @@ class StateMachine:
         self._graph = Graph()
         self._steps: dict[str, StepRecord] = {}
         self._active: set[str] = set()
+        #: variable -> steps that may hold it in `inputs` (a superset: checked on use), so a commit is not O(steps)
+        self._readers: dict[str, set[str]] = {}
         self._to_check: list[tuple[int, str]] = []  # a heap: settle cascades in topological order
         self._run = 0
         self.bus = bus
@@ -244,12 +246,15 @@ class StateMachine:
                 table.record(name, value, found)
             else:
                 table.forget([name])
-            for other in self._steps.values():
-                if name in other.inputs:
-                    if found is None:
-                        del other.inputs[name]
-                    else:
-                        other.inputs[name] = found
+            readers = self._readers.get(name)
+            for reader in list(readers or ()):
+                other = self._steps.get(reader)
+                if other is None or name not in other.inputs:
+                    readers.discard(reader)  # type: ignore[union-attr]
+                elif found is None:
+                    del other.inputs[name]
+                else:
+                    other.inputs[name] = found
         table.forget(result.outputs.deleted)
 
     def _timed_out(self, step: StepRecord, token: object) -> None:
@@ -272,6 +277,8 @@ class StateMachine:
         step.outputs = tuple(result.outputs.values)
         step.key = result.key
         step.inputs = dict(result.inputs)
+        for name in step.inputs:
+            self._readers.setdefault(name, set()).add(step.name)
         step.why = result.why
         for note in result.notes:
             self._publish(ev.StepWarning(self._run, step=step.name, message=note))
@@ -362,7 +369,7 @@ class StateMachine:
 
     def _make_stale(self, name: str, reason: str) -> None:
         below = self._graph.descendants(name)
-        for other in [name, *(n for n in self._graph.topological_order() if n in below)]:
+        for other in [name, *self._graph.ordered(below)]:
             step = self._steps[other]
             if step.state is State.PENDING:
                 continue

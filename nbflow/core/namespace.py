@@ -21,7 +21,6 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from .analysis import analyze
 from .analysis.result import private
 from .errors import NbflowError
 from .executor import RemoteExecutor, RemoteFailure, remote_failure
@@ -83,7 +82,7 @@ class NamespaceHost:
         """Parse and compile on the defining thread: Python 3.11's `ast` module is
         not thread-safe (concurrent `ast.parse` calls can raise SystemError)."""
         if spec.code is not None:
-            analyze(spec.code)
+            _ = spec.analysis  # analysed here, on the defining thread, and kept on the spec
             _compiled(spec.name, spec.code)
         if spec.condition is not None:
             _condition(spec.name, spec.condition)
@@ -109,7 +108,8 @@ class NamespaceHost:
             return Outputs({spec.name: spec.func(**self._arguments(spec, scope))})
         assert spec.code is not None
         exec(_compiled(spec.name, spec.code), scope)
-        analysis = analyze(spec.code)
+        analysis = spec.analysis
+        assert analysis is not None
         if analysis.star_import:
             before = self.namespace
             names = [n for n, v in scope.items() if before.get(n, _MISSING) is not v and not private(n)]
@@ -129,8 +129,8 @@ class NamespaceHost:
             inputs = self._arguments(spec, scope)
             names = frozenset({spec.name})
         else:
-            assert spec.code is not None
-            analysis = analyze(spec.code)
+            assert spec.code is not None and spec.analysis is not None
+            analysis = spec.analysis
             body, names = spec.code, analysis.outputs
             inputs = {name: scope[name] for name in analysis.inputs if name in scope}
         outcome = runner.run(spec.name, body, inputs, names)
@@ -177,8 +177,8 @@ def inputs_of(spec: StepSpec, namespace: Mapping[str, Any]) -> tuple[str, ...]:
     """
     if spec.func is not None:
         return tuple(sorted(name for name, _ in parameters(spec.func) if name in namespace))
-    assert spec.code is not None
-    found = analyze(spec.code)
+    found = spec.analysis
+    assert found is not None
     shadowed = (n for n in found.builtin_reads if n in namespace and _shadows_builtin(n, namespace[n]))
     return tuple(sorted(found.inputs | set(shadowed)))
 

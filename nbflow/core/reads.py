@@ -6,32 +6,32 @@ graph can draw the edge dashed.
 
 from __future__ import annotations
 
-from .analysis import analyze
 from .graph import Graph
 
 
 def outputs_of(graph: Graph, name: str) -> frozenset[str]:
     """Names a step binds (a function step binds its own name)."""
-    spec = graph[name]
-    if spec.code is None:
-        return frozenset({name})
-    return analyze(spec.code).outputs
+    return graph[name].outputs
 
 
 def undeclared_reads(graph: Graph, name: str) -> dict[str, str]:
-    """{variable: producing step} for inputs of `name` produced by a step not upstream of it."""
-    spec = graph[name]
-    if spec.code is None:
+    """{variable: producing step} for inputs of `name` produced by a step not upstream of it.
+
+    For each variable the first such producer in topological order; ordered by
+    producer, then variable. Looks only at the producers of what the step reads
+    (the graph keeps that index), so a define costs no scan of the whole flow.
+    """
+    analysis = graph[name].analysis
+    if analysis is None:
         return {}
-    inputs = analyze(spec.code).inputs
-    upstream = graph.ancestors(name)
     found: dict[str, str] = {}
-    for other in graph.topological_order():
-        if other == name or other in upstream:
-            continue
-        for variable in sorted(inputs & outputs_of(graph, other)):
-            found.setdefault(variable, other)
-    return found
+    for variable in analysis.inputs:
+        for producer in graph.producers(variable):
+            if producer != name and not graph.depends_on(name, producer):
+                found[variable] = producer
+                break
+    ordered = sorted(found.items(), key=lambda item: (graph.position(item[1]), item[0]))
+    return dict(ordered)
 
 
 def undeclared_edges(graph: Graph) -> set[tuple[str, str]]:

@@ -71,11 +71,13 @@ class Scheduler(StateMachine):
     def executor(self, name: str) -> Executor:
         return self._queues.executors[name]
 
-    def status(self) -> dict[str, StepStatus]:
-        """Every step's status, in topological order."""
+    def status(self, names: Iterable[str] | None = None) -> dict[str, StepStatus]:
+        """Every step's status, in topological order; or those of `names` that exist, in the order given."""
         with self._lock:
             now = time.monotonic()
-            return {n: self._steps[n].status(now) for n in self._graph.topological_order()}
+            if names is None:
+                return {n: self._steps[n].status(now) for n in self._graph.topological_order()}
+            return {n: self._steps[n].status(now) for n in names if n in self._steps}
 
     def active(self) -> frozenset[str]:
         with self._lock:
@@ -93,10 +95,10 @@ class Scheduler(StateMachine):
                     spec.name, "--executor", spec.executor,
                     "an available executor (" + ", ".join(executors) + ")",
                 )
-            old = self._graph.specs.get(spec.name)
-            graph = self._graph.with_step(spec)  # raises, changing nothing, if invalid
-            if old is not None and old == spec:
+            old = self._graph.get(spec.name)
+            if old is not None and old == spec and (old.cell is None or spec.cell is None or old.cell == spec.cell):
                 return False
+            graph = self._graph.with_step(spec)  # raises, changing nothing, if invalid
             self._host.prepare(spec)
             self._graph = graph
             if old is None:
@@ -169,7 +171,7 @@ class Scheduler(StateMachine):
             self._check_open()
             wanted = None if names is None else list(names)
             chosen, restarted = self._select(wanted, force, rerun_failed)
-            order = [n for n in self._graph.topological_order() if n in chosen]
+            order = self._graph.ordered(chosen)
             if order and not self._active:
                 self._run += 1
                 self._publish(ev.FlowStarted(self._run))
@@ -220,8 +222,8 @@ class Scheduler(StateMachine):
                     targets.add(name)
                     if downstream:
                         targets |= self._graph.descendants(name)
-            for name in self._graph.topological_order():
-                if name in targets and name in self._active:
+            for name in self._graph.ordered(targets & self._active):
+                if name in self._active:
                     step = self._steps[name]
                     self._abandon(step)
                     step.reason = reason

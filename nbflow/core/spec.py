@@ -8,13 +8,14 @@ bad value gets the same one-line error everywhere.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from .analysis import parse
+from .analysis import CodeAnalysis, analyze
 from .durations import DURATION_FORMS, parse_duration
 from .errors import OptionError, StepSyntaxError
 from .limits import MAX_CONDITION, MAX_DURATION, MAX_DURATION_TEXT, MAX_NAME, MAX_RETRIES
@@ -73,9 +74,24 @@ class StepSpec:
     # Functions compare by identity of the function object, kept here.
     func_id: int | None = field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
+    def analysis(self) -> CodeAnalysis | None:
+        """What a code step reads, binds and deletes: analysed once per definition (None for a function).
+
+        Kept on the spec rather than in a bounded cache, so a flow of many steps
+        never parses again on a worker thread (`ast` is not thread-safe in 3.11;
+        `NamespaceHost.prepare` asks on the defining thread).
+        """
+        return None if self.code is None else analyze(self.code)
+
+    @functools.cached_property
+    def outputs(self) -> frozenset[str]:
+        """Names this step binds (a function step binds its own name)."""
+        return frozenset({self.name}) if self.analysis is None else self.analysis.outputs
+
+    @functools.cached_property
     def deps(self) -> tuple[str, ...]:
-        """Every step this one depends on, all-of first."""
+        """Every step this one depends on, all-of first (asked for often, so kept)."""
         return self.after + tuple(d for d in self.after_any if d not in self.after)
 
     def retries_on(self, error: BaseException) -> bool:
@@ -158,7 +174,7 @@ def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options
 
 def _check_parses(name: str, code: str) -> None:
     try:
-        parse(code)
+        analyze(code)  # parses; and the spec's own analysis then comes from analyze's cache
     except (RecursionError, MemoryError):
         raise StepSyntaxError(name, "nested too deeply for Python's parser") from None
     except SyntaxError as error:

@@ -16,7 +16,7 @@ _SHOWN = 8  # names listed before "… and N more"
 
 def names(steps: Iterable[str], graph: Graph) -> str:
     """Steps in dependency order, the first few by name: "a, b, c and 4 more"."""
-    ordered = [n for n in graph.topological_order() if n in set(steps)]
+    ordered = graph.ordered({n for n in steps if n in graph})
     if len(ordered) <= _SHOWN:
         return ", ".join(ordered)
     return ", ".join(ordered[:_SHOWN]) + f" and {len(ordered) - _SHOWN} more"

@@ -206,7 +206,7 @@ class KernelFlow:
         if default != "thread" and "--executor" not in header:
             header = f"{header} --executor {default}"
         spec = parse_header(header, code, cell=cell)
-        previous = self.flow.status().get(spec.name)
+        previous = self.flow.status(spec.name).get(spec.name)
         changed = self.flow.define(spec)
         self.remember(spec, header, code)
         warnings = tuple(f"nbflow: step {spec.name!r} reads {variable!r}, an output of step {producer!r}, "
@@ -221,7 +221,7 @@ class KernelFlow:
         if again:
             # The same cell run again: it re-runs if an input changed since it last ran.
             self.flow.refresh(None, name)
-        state = self.flow.status()[name].state
+        state = self.flow.status(name)[name].state
         if again and state in UP_TO_DATE:
             self.sink(name).note(f"{name} is up to date ({state.value}); `%flow run {name} --force` runs it again")
             return
@@ -286,7 +286,7 @@ class KernelFlow:
     def invalidate(self, step: str) -> bool:
         """`%flow invalidate`: the step and its dependents go stale and its checkpoint is dropped
         (True if there was one); with auto_rerun the step runs again."""
-        key = self.flow.status()[step].key if step in self.flow.graph else None
+        key = self.flow.status(step)[step].key if step in self.flow.graph else None
         self.flow.invalidate(step)
         dropped = key is not None and self.store.checkpoints.remove(step, key)
         if self.settings.auto_rerun:

@@ -19,6 +19,7 @@ from html import escape
 import graphviz
 
 from ..core.durations import format_duration
+from ..core.errors import NbflowError
 from ..core.graph import Graph
 from ..core.reads import undeclared_edges
 from ..core.states import State
@@ -28,6 +29,19 @@ from .palette import STATE_COLORS
 #: One font Graphviz has metrics for: with a list ("Helvetica,Arial,sans-serif") it measures text
 #: as Times, narrower than what the browser draws, and labels overflow their boxes.
 FONT = "Helvetica"
+
+#: Flows with more steps are not drawn: Graphviz needs seconds per thousand steps (about 3 s for
+#: 2,000 here, minutes for 10,000; see bench/scale.py) and so large a picture is not readable.
+#: The widget's table and the status table still list every step.
+MAX_DRAWN_STEPS = 2_000
+
+
+class GraphTooLarge(NbflowError, ValueError):
+    """The flow has more steps than `MAX_DRAWN_STEPS`: it is listed, not drawn."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__(f"{steps:,} steps are more than the {MAX_DRAWN_STEPS:,} nbflow draws; "
+                         "the table lists every step", steps=steps)
 #: Figure spaces: room for "12.3 s · 3 tries" in the live layout's detail line.
 PLACEHOLDER = "\u2007" * 14
 #: The legend node's name: a hyphen keeps it apart from step names, which are identifiers.
@@ -55,7 +69,9 @@ def detail_line(status: StepStatus | None) -> str:
 
 def flow_dot(graph: Graph, statuses: Mapping[str, StepStatus] | None = None, *, live: bool = False,
              legend: bool = True) -> str:
-    """DOT source of `graph`; `statuses` colours it (pending where missing)."""
+    """DOT source of `graph`; `statuses` colours it (pending where missing). `GraphTooLarge` past the limit."""
+    if len(graph) > MAX_DRAWN_STEPS:
+        raise GraphTooLarge(len(graph))
     statuses = statuses or {}
     dot = graphviz.Digraph("nbflow", graph_attr={"rankdir": "TB", "fontname": FONT, "fontsize": "11",
                                                   "nodesep": "0.25", "ranksep": "0.35", "bgcolor": "transparent"},

@@ -34,7 +34,8 @@ class OutputLog:
     def restart(self) -> None:
         """Empty the log: the step's cell runs again."""
         self._written, self._cut, self._failed = 0, False, False
-        self._write("wb", b"")
+        if os.path.lexists(self.path):  # nothing to empty otherwise: the first append creates it
+            self._write("wb", b"")
 
     def append(self, text: str) -> None:
         if self._cut or self._failed or not text:

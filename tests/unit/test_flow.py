@@ -379,10 +379,11 @@ def test_force_reruns_active_dependents_instead_of_restoring_them(tmp_path: Path
     log, go = tmp_path / "log.txt", tmp_path / "go"
     store = Store(tmp_path / "store", flow_name="force", watch_root=tmp_path)
     ran = "open(log, 'a').write('{name} ')\n"
-    with Flow({"log": str(log), "go": str(go)}, cache=store) as flow:
+    with Flow({"log": str(log), "go": str(go), "gen": 1}, cache=store) as flow:
         flow.add("a", ran.format(name="a") + "a = 1")
-        # g waits for the file `go`: a barrier the test opens, with a key that stays the same
-        flow.add("g", "import os, time\nwhile not os.path.exists(go):\n    time.sleep(0.005)\ng = 1")
+        # g waits for the file `go`: a barrier the test opens. It reads `gen`, so a new value gives it a
+        # new key: no checkpoint to restore, it really runs (and blocks) the second time.
+        flow.add("g", "import os, time\nwhile not os.path.exists(go):\n    time.sleep(0.005)\ng = gen")
         flow.add("b", ran.format(name="b") + "b = a + 1", after="a,g")
         go.touch()
         flow.run()
@@ -390,7 +391,8 @@ def test_force_reruns_active_dependents_instead_of_restoring_them(tmp_path: Path
         assert log.read_text().split() == ["a", "b"]
         assert all(s.key is not None for s in flow.status().values())  # each can be restored
         go.unlink()
-        flow.invalidate("g")  # g and b are stale; b's checkpoint still matches
+        flow.namespace["gen"] = 2
+        flow.invalidate("g")  # g and b are stale; b's checkpoint still matches (b reads only a)
         flow.run("g")
         assert flow.status()["b"].state is State.WAITING
         flow.run("a", force=True)  # b is downstream of a: it must execute again
@@ -399,7 +401,7 @@ def test_force_reruns_active_dependents_instead_of_restoring_them(tmp_path: Path
         got = flow.status()
     store.close()
     assert log.read_text().split() == ["a", "b", "a", "b"]
-    assert (got["a"].state, got["g"].state, got["b"].state) == (State.SUCCEEDED, State.RESTORED, State.SUCCEEDED)
+    assert (got["a"].state, got["g"].state, got["b"].state) == (State.SUCCEEDED, State.SUCCEEDED, State.SUCCEEDED)
 
 
 def test_force_on_a_running_step_starts_it_again() -> None:

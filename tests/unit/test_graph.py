@@ -107,13 +107,17 @@ def test_ancestors_and_descendants(case: Query) -> None:
 
 
 def test_topological_order_puts_dependencies_first_and_keeps_definition_order() -> None:
-    """Every step comes after its dependencies; independent steps keep their order."""
+    """Every step comes after its dependencies; otherwise steps keep their definition order."""
     graph = build(("z", ""), ("a", "z"), ("m", ""), ("b", "a,m"))
+    assert graph.topological_order() == ("z", "a", "m", "b")  # definition order is already topological
+    # Redefining z to depend on m (defined after it) moves z, and so a, after m; b stays last.
+    graph = graph.with_step(make_spec("z", "pass", after="m"))
     order = graph.topological_order()
-    assert order == ("z", "m", "a", "b")
+    assert order == ("m", "z", "a", "b")
     position = {n: i for i, n in enumerate(order)}
     for name in graph:
         assert all(position[d] < position[name] for d in graph[name].deps)
+    assert list(graph) == ["z", "a", "m", "b"]  # iteration stays definition order
 
 
 def test_remove_refuses_while_dependents_exist() -> None:

@@ -24,7 +24,7 @@ from nbflow.core import events as ev
 
 from . import queries, specs
 from .liveness import this_writer
-from .recorder import Recorder
+from .recorder import Recorder, SpecSave
 from .records import RunRecord, SpecRecord, StepRecord
 from .schema import ManifestError, connect, create_schema, is_busy
 from .writer import write_batch
@@ -327,12 +327,26 @@ class Manifest:
     # -- specs -------------------------------------------------------------------------------
 
     def save_spec(self, name: str, header: str, code: str | None, cell: str | None, order: int) -> None:
-        """Store (or replace) the `%%step` cell of step `name`: header text (after `%%step`), body, cell id."""
-        self._transaction(lambda c: specs.save_spec(c, self.flow_name, name, header, code, cell, order, time.time()))
+        """Store (or replace) the `%%step` cell of step `name`: header text (after `%%step`), body, cell id.
+
+        Written by the next flush, with the events (reads flush first), so a define costs no transaction.
+        """
+        self._check_open()
+        with self._lock:
+            self._recorder.save_spec(SpecSave(name, header, code, cell, int(order), time.time()))
+            if self._first_dirty is None:
+                self._first_dirty = time.monotonic()
+            self._wake_writer()
 
     def remove_spec(self, name: str) -> bool:
         """Forget a stored step spec; False if there was none."""
-        return self._transaction(lambda c: specs.remove_spec(c, self.flow_name, name))
+        with self._lock:
+            pending = self._recorder.drop_spec(name)
+        self._flush_quietly(timeout=self.busy_timeout)
+        removed = self._transaction(lambda c: specs.remove_spec(c, self.flow_name, name))
+        with self._lock:
+            pending = self._recorder.drop_spec(name) or pending  # a failed flush may have put a save of it back
+        return removed or pending
 
     def load_specs(self, flow_name: str | None = None) -> list[SpecRecord]:
         """The stored specs of a flow (default: this one), in cell order."""

@@ -52,6 +52,18 @@ class Change:
     key_parts: tuple[tuple[str, ...], ...]
 
 
+@dataclass(frozen=True)
+class SpecSave:
+    """A step's `%%step` cell to store (see `specs.py`): written with the next batch, not one transaction each."""
+
+    name: str
+    header: str
+    code: str | None
+    cell: str | None
+    order: int
+    saved: float
+
+
 @dataclass
 class Batch:
     """What one write takes out of memory (and puts back if the write fails)."""
@@ -60,6 +72,7 @@ class Batch:
     rows: dict[tuple[int, str], Change]
     events: int
     _taken: dict[tuple[int, str], StepRow] = field(default_factory=dict, repr=False)
+    specs: dict[str, SpecSave] = field(default_factory=dict)
 
 
 def _first_line(text: str | None) -> str | None:
@@ -77,6 +90,7 @@ class Recorder:
         self._current: dict[str, StepRow] = {}  # newest row of each step
         self._dirty_runs: dict[int, RunRow] = {}
         self._dirty_rows: dict[tuple[int, str], StepRow] = {}
+        self._dirty_specs: dict[str, SpecSave] = {}
         #: events recorded since the last `take()`
         self.pending = 0
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -111,7 +125,16 @@ class Recorder:
         return None if row is None else row.status
 
     def dirty(self) -> bool:
-        return bool(self._dirty_runs or self._dirty_rows)
+        return bool(self._dirty_runs or self._dirty_rows or self._dirty_specs)
+
+    def save_spec(self, spec: SpecSave) -> None:
+        """Store this cell with the next write (a newer save of the same step replaces it)."""
+        self._dirty_specs.pop(spec.name, None)
+        self._dirty_specs[spec.name] = spec
+
+    def drop_spec(self, name: str) -> bool:
+        """Forget a save not yet written (the step is being removed); whether there was one."""
+        return self._dirty_specs.pop(name, None) is not None
 
     # -- handing rows to the writer ------------------------------------------------------
 
@@ -126,9 +149,11 @@ class Recorder:
                 runs[number] = self._runs.setdefault(number, RunRow(number))
         rows = {k: Change(r.run, r.status, r.updated, r.stale, r.keyed, r.key_parts)
                 for k, r in self._dirty_rows.items()}
-        batch = Batch({n: replace(r) for n, r in runs.items()}, rows, self.pending, dict(self._dirty_rows))
+        batch = Batch({n: replace(r) for n, r in runs.items()}, rows, self.pending, dict(self._dirty_rows),
+                      dict(self._dirty_specs))
         self._dirty_runs.clear()
         self._dirty_rows.clear()
+        self._dirty_specs.clear()
         self.pending = 0
         return batch
 
@@ -138,6 +163,8 @@ class Recorder:
             self._dirty_runs.setdefault(number, self._runs.setdefault(number, RunRow(number)))
         for key, row in batch._taken.items():
             self._dirty_rows.setdefault(key, row)
+        for name, spec in batch.specs.items():
+            self._dirty_specs.setdefault(name, spec)
         self.pending += batch.events
 
     # -- rows ----------------------------------------------------------------------------

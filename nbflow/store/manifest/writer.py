@@ -17,6 +17,7 @@ from nbflow.core.status import StepStatus
 from .liveness import Writer
 from .recorder import Batch, Change
 from .schema import RUN_ID, UPSERT_RUN, UPSERT_STEP
+from .specs import save_spec
 
 
 def step_values(change: Change) -> tuple[Any, ...]:
@@ -51,4 +52,6 @@ def write_batch(conn: sqlite3.Connection, flow: str, session: str, batch: Batch,
         [(ids[run], step, a.number, a.started, a.ended, a.error, int(a.timed_out))
          for (run, step), c in rows for a in c.status.attempt_log],
     )
+    for spec in batch.specs.values():
+        save_spec(conn, flow, spec.name, spec.header, spec.code, spec.cell, spec.order, spec.saved)
     return ids
