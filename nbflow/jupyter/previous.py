@@ -11,7 +11,8 @@ docs/guide/reliability.md).
 from __future__ import annotations
 
 import logging
-from typing import Any
+
+from ..store.manifest import Manifest
 
 logger = logging.getLogger("nbflow")
 
@@ -19,7 +20,7 @@ logger = logging.getLogger("nbflow")
 class PreviousRun:
     """The line about the interrupted previous run of the flow, or "" when the previous run ended."""
 
-    def __init__(self, manifest: Any) -> None:
+    def __init__(self, manifest: Manifest) -> None:
         try:
             found = manifest.interruption()
         except Exception as error:  # a manifest that cannot be read says nothing here; it warns elsewhere
