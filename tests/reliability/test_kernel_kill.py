@@ -130,3 +130,13 @@ def test_kill_9_mid_run_then_run_all_restores_the_finished_reruns_the_rest_and_s
     runs = [line for line in after.splitlines() if line.startswith("  #")]
     assert len(runs) == 2 and "interrupted" not in runs[0] and "interrupted" in runs[1], after
     assert step_line(after, "block")[:2] == ["block", "succeeded"], after
+
+    third = Kernel(tmp_path, env)  # the second kernel was shut down cleanly: nothing to say now
+    try:
+        replies = [third.execute(code, cell_id=cell_id) for cell_id, code in source]
+        assert all(r.status == "ok" for r in replies), [r.text for r in replies]
+        assert not any("previous run" in r.text for r in replies), [r.text for r in replies]
+        (widget_id,) = replies[5].widget_ids()
+        assert third.wait_widget(widget_id, lambda s: "steps" in s).get("previous") == ""
+    finally:
+        third.close()
