@@ -31,6 +31,7 @@ from ..core.states import ACTIVE, TERMINAL, UP_TO_DATE
 from ..store.store import open_store
 from .answers import interrupted
 from .output import OutputRouter, StepSink
+from .previous import PreviousRun
 from .replay import Mark, keep, show_restored
 
 
@@ -129,6 +130,7 @@ class KernelFlow:
         path = notebook_path()
         self.flow_name = self.env.flow_name or (path.stem if path else "notebook")
         self.store = open_store(self.folder, flow_name=self.flow_name)
+        self.previous = PreviousRun(self.store.manifest)  # read before this kernel records anything
         from ..executors.process import ProcessExecutor
 
         # Digests are reused while a value stays the same object: this extension sees every cell.
@@ -342,7 +344,8 @@ class KernelFlow:
         """The flow's one live graph widget (created on the first `%flow show`)."""
         from ..widget import flow_widget
 
-        return flow_widget(self.flow, namespace=self.shell.user_ns, output_text=self.output_text)
+        return flow_widget(self.flow, namespace=self.shell.user_ns, output_text=self.output_text,
+                           previous=self.previous.line)
 
     def output_text(self, step: str) -> str:
         """What the step's cell shows (head and tail of a long text), for the widget's detail pane."""

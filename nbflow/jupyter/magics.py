@@ -73,6 +73,9 @@ class FlowMagics(Magics):
                 defined = kf.define(line, code, cell=_cell_id(self.shell))
             except DuplicateStepError as error:
                 raise _named_cell(kf, error) from None
+            previous = kf.previous.tell_once()  # the session's first step cell: an interrupted earlier run
+            if previous:
+                print(previous)
             for warning in defined.warnings:
                 print(warning, file=sys.stderr)
             _show(kf.sink(defined.spec.name))

@@ -46,6 +46,8 @@ class FlowWidget(anywidget.AnyWidget):
     selected = traitlets.Unicode("").tag(sync=True)
     detail = traitlets.Dict().tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
+    #: one line about an interrupted earlier run of this notebook ("" if none), from the manifest
+    previous = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, flow: Flow, *, namespace: Mapping[str, Any] | None = None,
                  output_text: Callable[[str], str] | None = None, **kwargs: Any) -> None:

@@ -8,10 +8,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from nbflow.core.states import State
 from nbflow.store.manifest import Manifest
+
+RunPython = Callable[..., str]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,8 +66,45 @@ def test_a_killed_run_is_interrupted_and_its_finished_steps_stay_finished(tmp_pa
         assert "process" in (records["forever"].reason or "")
         (run,) = after.runs()
         assert run.interrupted and run.finished is None
+        found = after.interruption()
+        assert found is not None and found.run.id == run.id and found.unfinished == ("forever",)
+        assert found.text().startswith(f"previous run #{run.id} was interrupted at ")
     cli = subprocess.run([sys.executable, "-c", "from nbflow.cli import main; main()", "status", "nb.ipynb"],
                          capture_output=True, text=True, cwd=tmp_path, env=env)
     assert cli.returncode == 0, cli.stderr
     assert "interrupted (its process ended before the run did)" in cli.stdout, cli.stdout
     assert any(line.split()[:2] == ["forever", "interrupted"] for line in cli.stdout.splitlines()), cli.stdout
+
+
+SESSIONS = textwrap.dedent("""
+    import sys
+    from nbflow import Flow
+    from nbflow.core.header import parse_header
+    from nbflow.store.store import open_store
+
+    folder, mode = sys.argv[1:3]
+    store = open_store(folder, flow_name="nb")
+    flow = Flow(cache=store)
+    flow.subscribe(store.manifest)
+    spec = parse_header("a", "x = 1\\n")
+    if mode == "run":
+        flow.define(spec)
+        flow.run()
+        flow.wait()
+        print(flow.status()["a"].key)
+    else:
+        assert flow.restore(spec, mode), "no checkpoint to restore"
+    flow.close()
+    store.close()
+""")
+
+
+def test_a_resume_session_that_ended_is_no_interrupted_run(tmp_path: Path, run_python: RunPython) -> None:
+    """Restores made outside any run (`%flow resume`) end their run: the process exiting leaves no open run."""
+    key = run_python(SESSIONS, tmp_path, "run").strip()
+    run_python(SESSIONS, tmp_path, key)
+    with Manifest(tmp_path / ".nbflow" / "manifest.sqlite", "nb") as manifest:
+        runs = manifest.runs()
+        assert len(runs) == 2 and all(r.finished is not None and not r.interrupted for r in runs), runs
+        assert runs[0].counts == {"restored": 1}
+        assert manifest.interruption() is None

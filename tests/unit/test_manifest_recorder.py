@@ -108,3 +108,25 @@ def test_events_the_manifest_does_not_keep_change_nothing() -> None:
     assert not r.record(ev.StepDefined(1, step="a"))
     assert not r.record(ev.StepWarning(1, step="a", message="hm"))
     assert not r.dirty() and r.take() is None and r.current("a") is None
+
+
+def test_a_restore_outside_any_run_is_a_run_that_ends_with_it() -> None:
+    """`%flow resume` restores with no run open: the row's run ends at once, so it never reads as running."""
+    r = Recorder()
+    play(r, ev.StepRestored(0, step="a", key="k", load_seconds=0.1, time=5.0),
+         ev.StepRestored(0, step="b", key="j", load_seconds=0.1, time=6.0))
+    batch = r.take()
+    assert batch is not None
+    run = batch.runs[0]
+    assert (run.started, run.finished, run.counts) == (5.0, 6.0, {"restored": 2})
+
+
+def test_a_restore_inside_a_run_leaves_the_run_open_until_it_finishes() -> None:
+    r = Recorder()
+    play(r, ev.FlowStarted(1, time=1.0), ev.StepWaiting(1, step="a", time=1.0),
+         ev.StepRestored(1, step="a", key="k", load_seconds=0.1, time=2.0), ev.StepWaiting(1, step="b", time=2.0))
+    batch = r.take()
+    assert batch is not None and batch.runs[1].finished is None and batch.runs[1].counts is None
+    play(r, ev.StepSucceeded(1, step="b", duration=1.0, time=3.0), ev.FlowFinished(1, counts={"restored": 1}, time=3.0))
+    batch = r.take()
+    assert batch is not None and (batch.runs[1].finished, batch.runs[1].counts) == (3.0, {"restored": 1})

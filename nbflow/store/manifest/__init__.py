@@ -45,13 +45,14 @@ gets when its store cannot be used at all.
 """
 
 from .manifest import DEFAULT_NAME, MEMORY, Manifest
-from .records import RunRecord, SpecRecord, StepRecord
+from .records import Interruption, RunRecord, SpecRecord, StepRecord
 from .schema import SCHEMA_VERSION, ManifestError
 
 __all__ = [
     "DEFAULT_NAME",
     "MEMORY",
     "SCHEMA_VERSION",
+    "Interruption",
     "Manifest",
     "ManifestError",
     "RunRecord",

@@ -25,7 +25,7 @@ from nbflow.core import events as ev
 from . import queries, specs
 from .liveness import this_writer
 from .recorder import Recorder, SpecSave
-from .records import RunRecord, SpecRecord, StepRecord
+from .records import Interruption, RunRecord, SpecRecord, StepRecord
 from .schema import ManifestError, connect, create_schema, is_busy
 from .writer import write_batch
 
@@ -368,6 +368,10 @@ class Manifest:
              ) -> list[RunRecord]:
         """The newest runs of a flow (default: this one), newest first; `per_session`: one per kernel session."""
         return self._read(lambda c: queries.runs(c, flow_name or self.flow_name, limit, per_session))
+
+    def interruption(self, flow_name: str | None = None) -> Interruption | None:
+        """The flow's latest session if its process died mid-run (what a new kernel tells the user); else None."""
+        return self._read(lambda c: queries.interruption(c, flow_name or self.flow_name))
 
     def run_steps(self, run_id: int) -> list[StepRecord]:
         """Every step row of one run (`RunRecord.id`)."""

@@ -14,7 +14,7 @@ from nbflow.core.states import ACTIVE, State
 from nbflow.core.status import AttemptInfo, StepStatus
 
 from .liveness import is_gone
-from .records import RunRecord, StepRecord
+from .records import Interruption, RunRecord, StepRecord
 from .schema import RUN_ID, STEP_COLUMNS, STEP_FIELDS, STEP_SELECT
 
 # The newest row of each step of one flow (correlated sub-query on the index; no window functions).
@@ -90,6 +90,19 @@ def runs(conn: sqlite3.Connection, flow: str, limit: int | None, per_session: bo
     rows = conn.execute(sql, (flow, -1 if limit is None else int(limit))).fetchall()
     return [RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else {},
                       interrupted=r[5] is None and is_gone(r[7], r[8], r[9])) for r in rows]
+
+
+def interruption(conn: sqlite3.Connection, flow: str) -> Interruption | None:
+    """The flow's latest kernel session, if it was interrupted (its process died mid-run); else None."""
+    found = runs(conn, flow, 1, per_session=True)
+    if not found or not found[0].interrupted:
+        return None
+    run = found[0]
+    rows = [_record(row) for row in conn.execute(
+        STEP_SELECT + " WHERE r.flow = ? AND r.session = ? ORDER BY s.id", (flow, run.session))]
+    last = max([r.updated for r in rows if r.updated is not None] + [run.started or 0.0])
+    unfinished = dict.fromkeys(r.status.name for r in rows if r.status.state is State.INTERRUPTED)
+    return Interruption(run, last, tuple(unfinished))
 
 
 def run_steps(conn: sqlite3.Connection, run_id: int) -> list[StepRecord]:

@@ -26,6 +26,10 @@ class RunRow:
     started: float | None = None
     finished: float | None = None
     counts: dict[str, int] | None = None
+    #: between its FlowStarted and its FlowFinished: events now belong to a run in progress
+    open: bool = False
+    #: no FlowStarted was ever seen: a row only for restores made outside any run
+    runless: bool = True
 
 
 @dataclass(eq=False)
@@ -228,12 +232,31 @@ class Recorder:
     # -- events ----------------------------------------------------------------------------
 
     def _flow_started(self, event: ev.FlowStarted) -> None:
-        self._run(event.run, event.time)
+        run = self._run(event.run, event.time)
+        run.open, run.runless = True, False
 
     def _flow_finished(self, event: ev.FlowFinished) -> None:
         run = self._run(event.run, event.time)
         run.finished = event.time
         run.counts = dict(event.counts)
+        run.open = False
+
+    def _outside_a_run(self, event: ev.StepEvent) -> None:
+        """A step finished while no run is open (`%flow resume` restores outside any run).
+
+        It is recorded under the event's run number, and that run is ended
+        with it: otherwise the row would be a run with no end, read back as
+        running, and as interrupted once this process is gone.
+        """
+        run = self._runs[event.run]
+        if run.open:
+            return
+        if run.finished is None or run.finished < event.time:
+            run.finished = event.time
+        if run.runless:
+            counts = dict(run.counts or {})
+            counts[State.RESTORED.value] = counts.get(State.RESTORED.value, 0) + 1
+            run.counts = counts
 
     def _plain(self, event: ev.StepEvent) -> None:
         self._set(event)
@@ -321,6 +344,7 @@ class Recorder:
             original_seconds=event.original_seconds, computed_at=event.computed_at, time_saved=saved,
             why=event.why)
         self._keyed(row, event.key, event.parts, event.time)
+        self._outside_a_run(event)
 
     def _keyed(self, row: StepRow, key: str | None, parts: tuple[Any, ...], when: float) -> None:
         if key is not None:

@@ -7,6 +7,7 @@ run with the same table as `%flow status` prints a live one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -53,6 +54,22 @@ class RunRecord:
         if self.started is None or self.finished is None:
             return None
         return self.finished - self.started
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """A kernel session's run that never ended because its process is gone: what the widget and kernel say."""
+
+    run: RunRecord  # the session's runs merged (`runs(per_session=True)`): its id is the one `nbflow status` lists
+    last_seen: float  # the last change the manifest has from it (the process died within a second or so after)
+    unfinished: tuple[str, ...]  # its steps read back as `interrupted`, in the order they were recorded
+
+    def text(self) -> str:
+        """One line: ``previous run #4 was interrupted at 14:02 (its process ended): fit, report did not finish``."""
+        same_day = time.localtime(self.last_seen)[:3] == time.localtime()[:3]
+        when = time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(self.last_seen))
+        steps = f": {', '.join(self.unfinished)} did not finish" if self.unfinished else ""
+        return f"previous run #{self.run.id} was interrupted at {when} (its process ended){steps}"
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ function render({ model, el }) {
   const progress = h("progress", { class: "nbflow-progress", max: "1", value: "0" });
   const saved = h("span", { class: "nbflow-saved" });
   const header = h("div", { class: "nbflow-header" }, title, progress, counts, saved);
+  // An earlier run of this notebook whose kernel died mid-run (the kernel reads it from the manifest).
+  const previous = h("div", { class: "nbflow-previous" });
   const graph = h("div", { class: "nbflow-graph" });
   const legend = h("div", { class: "nbflow-legend" });
   const select = h("select", { class: "nbflow-select", title: "show a step's details" });
@@ -64,7 +66,7 @@ function render({ model, el }) {
   const detail = h("div", { class: "nbflow-detail" });
   const table = h("table", { class: "nbflow-table" });
   const tableBox = h("details", { class: "nbflow-table-box" }, h("summary", {}, "Steps"), table);
-  el.append(header, graph, legend, controls, message, detail, tableBox);
+  el.append(header, previous, graph, legend, controls, message, detail, tableBox);
 
   let nodes = new Map(); // name -> {g, shape, texts}
 
@@ -181,6 +183,11 @@ function render({ model, el }) {
 
   let live = false;
   const disconnected = () => el.closest(".jupyter-widgets-disconnected") !== null;
+  function showPrevious() {
+    const line = model.get("previous") || "";
+    previous.textContent = line ? `⚠ ${line}` : "";
+    previous.hidden = !line;
+  }
   function showMessage() {
     message.textContent = el.classList.contains("nbflow-offline") ? OFFLINE : model.get("message") || "";
   }
@@ -203,6 +210,7 @@ function render({ model, el }) {
 
   drawGraph();
   update();
+  showPrevious();
   showMessage();
   if (disconnected()) setOffline(true);
   const onLayout = () => { drawGraph(); update(); };
@@ -215,6 +223,7 @@ function render({ model, el }) {
   model.on("change:detail", showDetail);
   model.on("change:selected", update);
   model.on("change:message", showMessage);
+  model.on("change:previous", showPrevious);
   return () => {
     clearTimeout(offline);
     clearInterval(hello);
@@ -226,6 +235,7 @@ function render({ model, el }) {
     model.off("change:detail", showDetail);
     model.off("change:selected", update);
     model.off("change:message", showMessage);
+    model.off("change:previous", showPrevious);
   };
 }
 
