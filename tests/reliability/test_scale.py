@@ -18,6 +18,7 @@ import pytest
 from nbflow.core import events as ev
 from nbflow.core.flow import Flow
 from nbflow.core.states import State
+from nbflow.render.dot import MAX_DRAWN_STEPS
 from nbflow.store.store import open_store
 from tests.kernel.conftest import Kernel
 
@@ -133,6 +134,9 @@ def check_kernel(tmp_path: Path, n: int) -> None:
         (model,) = [m for m in shown.widget_ids() if "steps" in kernel.widgets.get(m, {})]
         state = kernel.wait_widget(model, lambda s: len(s.get("steps", {})) == n, timeout=120)
         assert {row["state"] for row in state["steps"].values()} == {"succeeded"}
+        if n > MAX_DRAWN_STEPS:  # listed, not drawn: said in one line instead of a layout that takes minutes
+            state = kernel.wait_widget(model, lambda s: "not drawn" in s.get("message", ""), timeout=60)
+            assert f"{n:,} steps are more than the {MAX_DRAWN_STEPS:,}" in state["message"]
     finally:
         kernel.close()
     kernel = Kernel(tmp_path)  # a restart: the manifest rebuilds every step, the checkpoints restore them

@@ -144,3 +144,15 @@ def test_static_png_of_a_wide_graph_is_capped() -> None:
     assert width > 96 * MAX_INCHES  # the cap matters for this graph
     png = base64.b64decode(static_drawing(graph).png)
     assert max(struct.unpack(">II", png[16:24])) <= 96 * MAX_INCHES
+
+
+def test_a_flow_past_the_drawing_limit_is_refused_in_one_line_and_one_at_the_limit_is_drawn() -> None:
+    """More than MAX_DRAWN_STEPS steps: GraphTooLarge naming both counts (callers show it), not minutes of layout."""
+    from nbflow.core.spec import make_spec
+    from nbflow.render.dot import MAX_DRAWN_STEPS, GraphTooLarge, flow_dot
+
+    graph = Graph([make_spec(f"s{i}", "pass") for i in range(MAX_DRAWN_STEPS)])
+    assert flow_dot(graph).count("->") == 0 and f"s{MAX_DRAWN_STEPS - 1}" in flow_dot(graph)
+    bigger = graph.with_step(make_spec("extra", "pass"))
+    with pytest.raises(GraphTooLarge, match=f"{MAX_DRAWN_STEPS + 1:,} steps are more than the {MAX_DRAWN_STEPS:,}"):
+        flow_dot(bigger)
