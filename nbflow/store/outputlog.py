@@ -2,7 +2,7 @@
 
 The live view keeps only the head and tail of a chatty step's output; the
 rest is here, so nothing printed is lost and `KernelFlow.output_log(step)`
-can read it back. The file always lives on local disk (the store's local
+can read it back. Each notebook has its own file (`log_name`). The file always lives on local disk (the store's local
 root, like the manifest): it is appended every flush, which object stores do
 not do well. It starts afresh each time the step's cell is run, and stops
 growing at `cap` bytes, with a line saying so.
@@ -13,9 +13,24 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from urllib.parse import quote
+
+from blake3 import blake3
 
 logger = logging.getLogger("nbflow")
-FILE_NAME = "output.txt"
+
+
+def log_name(flow_name: str) -> str:
+    """The file name of a flow's output log in a step's folder: `output.<notebook>.txt`.
+
+    Notebooks in one folder share a store, and a step name may be in several
+    of them; each keeps its own text. The notebook's name is %-quoted, and a
+    long one shortened with a digest, so the file name stays short and safe.
+    """
+    quoted = quote(flow_name, safe="")
+    if len(quoted) > 100:
+        quoted = quoted[:60] + "-" + blake3(flow_name.encode()).hexdigest()[:16]
+    return f"output.{quoted}.txt"
 DEFAULT_CAP = 64 * 1024 * 1024
 
 

@@ -30,7 +30,7 @@ from .checkpoint import CheckpointStore, step_folder
 from .disabled import DisabledCheckpoints
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
 from .manifest import MEMORY, Manifest
-from .outputlog import FILE_NAME, OutputLog
+from .outputlog import OutputLog, log_name
 
 logger = logging.getLogger("nbflow")
 DEFAULT_FOLDER = ".nbflow"
@@ -74,8 +74,8 @@ class Store:
         return store
 
     def output_log(self, step: str) -> OutputLog:
-        """The file that keeps the whole text `step` prints: `<local root>/<step>/output.txt`."""
-        return OutputLog(self.local_root / step_folder(step) / FILE_NAME)
+        """The file that keeps the whole text `step` prints: `<local root>/<step>/output.<notebook>.txt`."""
+        return OutputLog(self.local_root / step_folder(step) / log_name(self.flow_name))
 
     # -- the Cache protocol ------------------------------------------------------
 

@@ -40,7 +40,7 @@ def test_a_step_printing_100k_lines_shows_head_marker_and_tail_and_logs_everythi
         " _kf.output_text('chatty').count(chr(10)),"
         " (psutil.Process().memory_info().rss - _rss0) / 2**20]))")
     path, count, first, last, shown, growth_mb = json.loads(check.text)
-    assert path == "chatty/output.txt"
+    assert path == "chatty/output.notebook.txt"  # the flow of a kernel not told its notebook: "notebook"
     assert (count, first, last) == (LINES + 1, "line 0", f"line {LINES - 1}")  # + the "succeeded" note
     assert shown == HEAD_LINES + TAIL_LINES + 2  # the detail pane's text is the bounded view
     assert growth_mb < 100, f"kernel RSS grew {growth_mb:.0f} MB"

@@ -110,3 +110,25 @@ def test_an_abandoned_attempt_stops_at_its_next_write(tmp_path: Path) -> None:
     stop_if_abandoned()  # outside an attempt: nothing to stop
     assert not issubclass(AttemptAbandoned, Exception)
     assert sink.text() == "kept\ns cancelled\n"
+
+
+def test_two_notebooks_sharing_a_store_keep_separate_output_logs(tmp_path: Path) -> None:
+    """Notebooks in one folder share `.nbflow/`; a step name in both must not show one's text in the other."""
+    from nbflow.store.store import Store
+
+    a, b = (Store(tmp_path / ".nbflow", flow_name=name, watch_root=tmp_path) for name in ("a", "my notebook (v2)"))
+    try:
+        log_a, log_b = a.output_log("load"), b.output_log("load")
+        assert log_a.path != log_b.path and log_a.path.parent == log_b.path.parent
+        assert log_b.path.name == "output.my%20notebook%20%28v2%29.txt"
+        log_a.append("printed by a\n")
+        log_b.append("printed by b\n")
+        assert (log_a.read(), log_b.read()) == ("printed by a\n", "printed by b\n")
+        log_b.restart()
+        assert (log_a.read(), log_b.read()) == ("printed by a\n", "")
+        long = Store(tmp_path / ".nbflow", flow_name="x" * 500, watch_root=tmp_path)
+        assert len(long.output_log("load").path.name) < 100
+        long.close()
+    finally:
+        a.close()
+        b.close()
