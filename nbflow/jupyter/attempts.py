@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from ..core.abandon import stop_if_abandoned
 from ..core.spec import StepSpec
 from .output import StepSink
 
@@ -34,13 +35,25 @@ def begin(sink: StepSink, spec: StepSpec, attempt: int) -> None:
 
 def failed(sink: StepSink, spec: StepSpec, attempt: int, line: str, error: BaseException | None,
            traceback: str = "") -> None:
-    """Attempt `attempt` failed with `line` (and `traceback` when it raised in its thread); say whether it retries."""
+    """Attempt `attempt` failed with `line` (and `traceback` when it raised in its thread); say whether it retries.
+
+    Said from the attempt's own thread, unless the scheduler gave up on it
+    already (a timed-out attempt that raised later): that one stops here, its
+    failure was said when it timed out.
+    """
     if traceback:
+        stop_if_abandoned()
         sink.error(type(error).__name__ if error is not None else "Error", str(error or line), traceback,
                    attempt=attempt)
     sink.note(f"{spec.name}: attempt {attempt} failed: {line}", attempt=attempt)
     details = f" ({DETAILS})" if traceback else ""
     sink.failed_attempt(attempt, f"{spec.name}: attempt {attempt}{of_total(spec)} failed: {line}{details}")
+
+
+def timed_out(sink: StepSink, spec: StepSpec | None, attempt: int, error: str) -> None:
+    """Attempt `attempt` timed out (said from its event: the scheduler abandoned it, nothing raised in its thread)."""
+    if spec is not None:
+        failed(sink, spec, attempt, error or "timed out", None)
 
 
 def retrying(sink: StepSink, step: str, attempt: int, delay: float) -> None:

@@ -377,9 +377,7 @@ class KernelFlow:
         if isinstance(event, ev.AttemptFailed) and event.timed_out:
             # A timed-out attempt is abandoned by the scheduler, not raised in its thread.
             self._timed_out.add(event.step)
-            spec = self.flow.steps.get(event.step)
-            if spec is not None:
-                attempts.failed(sink, spec, event.attempt, event.error or "timed out", None)
+            attempts.timed_out(sink, self.flow.steps.get(event.step), event.attempt, event.error)
         elif isinstance(event, ev.StepRetrying) and event.step in self._timed_out:
             self._timed_out.discard(event.step)  # a failed attempt's thread said it already
             attempts.retrying(sink, event.step, event.attempt, event.delay)
