@@ -47,6 +47,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000, 100_000)
+#: how long the first cell may show no number before it is pressed again
+FIRST_RUN_SECONDS = 10
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -211,7 +213,7 @@ def browser_runs() -> dict[tuple[str, int], dict[str, float]]:
                 page.set_default_timeout(120_000)
                 page.goto(url)
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-                cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
+                cells = page.locator(CELLS)
                 _run_cell(page, cells, 0, "", presses=20)
                 server_process = psutil.Process(server.pid)
                 kernels = [p for p in server_process.children(recursive=True)
@@ -236,15 +238,28 @@ def browser_runs() -> dict[tuple[str, int], dict[str, float]]:
     return found
 
 
+#: the cells of the notebook on screen (Lab keeps others in hidden tabs)
+CELLS = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell"
+#: true when cell `index` shows a numbered prompt and its output contains `wanted`. The cell is looked
+#: up afresh on every poll: Lab may replace a cell's DOM node after the notebook opens (when its
+#: kernel connects), and a node held from before would never change.
+_DONE = """([selector, index, wanted]) => {
+    const cell = document.querySelectorAll(selector)[index];
+    if (!cell || !/\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').textContent)) return false;
+    const out = cell.querySelector('.jp-Cell-outputArea');
+    return out !== null && out.textContent.includes(wanted);
+}"""
+
+
 def _run_cell(page: Any, cells: Any, index: int, wanted: str, presses: int = 1) -> float:
     """Shift+Enter on cell `index`; seconds until its prompt shows a number and its output shows `wanted`.
 
-    Right after the notebook opens, Lab may drop a run request made before its
-    kernel session is connected: the first cell is given `presses` > 1, and is
-    pressed again while its prompt stays `[ ]`.
+    Right after the notebook opens, Lab may lose a run request made while its
+    kernel connection is still being set up (the prompt stays `[ ]`): the first
+    cell is given `presses` > 1 and is pressed again while its prompt shows no
+    number after `FIRST_RUN_SECONDS` (running `%load_ext nbflow` twice is harmless).
     """
     cell = cells.nth(index)
-    handle = cell.element_handle()
     began = time.perf_counter()
     for press in range(presses):
         cell.locator(".jp-InputArea-editor").click()
@@ -253,17 +268,12 @@ def _run_cell(page: Any, cells: Any, index: int, wanted: str, presses: int = 1) 
         if press == presses - 1:
             break
         try:
-            page.wait_for_function("cell => !cell.querySelector('.jp-InputPrompt').textContent.includes('[ ]')",
-                                   arg=handle, polling=50, timeout=5_000)
+            page.wait_for_function(_DONE, arg=[CELLS, index, ""], polling=50, timeout=FIRST_RUN_SECONDS * 1000)
             break
-        except Exception:  # playwright's TimeoutError: not run, press again
-            continue
-    page.wait_for_function(
-        """([cell, wanted]) => {
-            if (!/\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').textContent)) return false;
-            const out = cell.querySelector('.jp-Cell-outputArea');
-            return out !== null && out.textContent.includes(wanted);
-        }""", arg=[handle, wanted], polling=50)
+        except Exception:  # playwright's TimeoutError: lost, press again
+            prompt = cell.locator(".jp-InputPrompt").inner_text()
+            print(f"  cell {index}: prompt {prompt!r} after {FIRST_RUN_SECONDS}s, pressing again", file=sys.stderr)
+    page.wait_for_function(_DONE, arg=[CELLS, index, wanted], polling=50)
     return time.perf_counter() - began
 
 

@@ -29,6 +29,7 @@ from ..core.settings import FlowSettings, SettingsError
 from ..core.spec import StepSpec
 from ..core.states import ACTIVE, TERMINAL, UP_TO_DATE
 from ..store.store import open_store
+from . import attempts
 from .answers import interrupted
 from .output import OutputRouter, StepSink
 from .previous import PreviousRun
@@ -69,9 +70,7 @@ class KernelHost(NamespaceHost):
         they interleave correctly with what the attempt prints.
         """
         sink = self._kernel_flow.sink(spec.name)
-        if attempt > 1:
-            total = "" if spec.retries == float("inf") else f" of {1 + int(spec.retries)}"
-            sink.note(f"── {spec.name}: attempt {attempt}{total} ──")
+        attempts.begin(sink, spec, attempt)
         mark = Mark(sink)
         with self._kernel_flow.router.capture(sink):
             try:
@@ -79,10 +78,9 @@ class KernelHost(NamespaceHost):
                 return replace(outputs, displays=keep(mark.since()))  # saved with the checkpoint
             except Exception as error:
                 line, text = format_error(error)  # a remote failure's text is its remote traceback
-                sink.error(type(error).__name__, str(error), text)
-                sink.note(f"{spec.name}: attempt {attempt} failed: {line}")
+                attempts.failed(sink, spec, attempt, line, error, text)
                 if attempt < 1 + spec.retries and spec.retries_on(error):  # said here, before the next label
-                    sink.note(f"{spec.name}: retrying in {spec.backoff.delay(attempt):g}s (attempt {attempt + 1})")
+                    attempts.retrying(sink, spec.name, attempt + 1, spec.backoff.delay(attempt))
                 raise
 
 
@@ -345,7 +343,7 @@ class KernelFlow:
         from ..widget import flow_widget
 
         return flow_widget(self.flow, namespace=self.shell.user_ns, output_text=self.output_text,
-                           previous=self.previous.line)
+                           previous=self.previous.line, tracebacks=attempts.tracebacks_of(self.sinks))
 
     def output_text(self, step: str) -> str:
         """What the step's cell shows (head and tail of a long text), for the widget's detail pane."""
@@ -381,11 +379,12 @@ class KernelFlow:
         if isinstance(event, ev.AttemptFailed) and event.timed_out:
             # A timed-out attempt is abandoned by the scheduler, not raised in its thread.
             self._timed_out.add(event.step)
-            sink.note(f"{event.step}: attempt {event.attempt} failed: {event.error}")
+            attempts.timed_out(sink, self.flow.steps.get(event.step), event.attempt, event.error)
         elif isinstance(event, ev.StepRetrying) and event.step in self._timed_out:
             self._timed_out.discard(event.step)  # a failed attempt's thread said it already
-            sink.note(f"{event.step}: retrying in {event.delay:g}s (attempt {event.attempt})")
+            attempts.retrying(sink, event.step, event.attempt, event.delay)
         elif isinstance(event, ev.StepSucceeded):
+            sink.collapse_attempts()
             tries = f" after {event.attempts} attempts" if event.attempts > 1 else ""
             why = f" ({event.why})" if event.why else ""
             sink.note(f"✓ {event.step} succeeded in {format_duration(event.duration)}{tries}{why}")
@@ -411,6 +410,8 @@ class KernelFlow:
             with contextlib.suppress(ValueError):
                 self.shell.events.unregister(event, callback)
         self.router.uninstall()
+        for sink in self.sinks.values():
+            sink.close()
         self.flow.close()
         self.store.close()
         sys.setswitchinterval(self._switch_interval)

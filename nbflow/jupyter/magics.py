@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from .kernel_flow import KernelFlow
 
 
+#: `%flow show` outputs refreshed at `%flow wait` (the newest; a cell without an id may be re-run many times)
+MAX_GRAPH_DISPLAYS = 100
+
+
 def _cell_id(shell: Any) -> str | None:
     """The id JupyterLab sends with each execute request (None elsewhere)."""
     kernel = getattr(shell, "kernel", None)
@@ -55,6 +59,7 @@ class FlowMagics(Magics):
     def __init__(self, shell: Any, kernel_flow: Callable[[], KernelFlow]) -> None:
         super().__init__(shell)
         self._kernel_flow = kernel_flow
+        self._graph_cells: dict[str, str] = {}  # cell id -> its `%flow show` display id
 
     @property
     def kf(self) -> KernelFlow:
@@ -78,7 +83,7 @@ class FlowMagics(Magics):
                 print(previous)
             for warning in defined.warnings:
                 print(warning, file=sys.stderr)
-            _show(kf.sink(defined.spec.name))
+            _show(kf.sink(defined.spec.name), batch=kf.env.batch)
             kf.schedule(defined)
         except NbflowError as error:
             raise error.with_traceback(None) from None
@@ -108,7 +113,17 @@ class FlowMagics(Magics):
         from .graph_display import graph_bundle
 
         display_id = f"nbflow-graph-{uuid.uuid4().hex}"
-        self.kf.graph_displays.append(display_id)
+        displays = self.kf.graph_displays
+        # A `%flow show` cell run again replaces its own output: only its newest display is refreshed.
+        # (Every display is a view of the one widget, so none is closed here; other cells' stay live.)
+        cell = _cell_id(self.shell)
+        previous = self._graph_cells.pop(cell, None) if cell is not None else None
+        if previous in displays:
+            displays.remove(previous)
+        if cell is not None:
+            self._graph_cells[cell] = display_id
+        displays.append(display_id)
+        del displays[:-MAX_GRAPH_DISPLAYS]
         display(graph_bundle(self.kf.flow, self.kf.widget, batch=self.kf.env.batch), raw=True, display_id=display_id)
 
     def _cmd_status(self, args: argparse.Namespace) -> None:
@@ -179,20 +194,26 @@ def _named_cell(kf: KernelFlow, error: DuplicateStepError) -> DuplicateStepError
     return DuplicateStepError(name, error.owner, where)
 
 
-def _show(sink: Any) -> None:
+def _show(sink: Any, batch: bool = False) -> None:
     """Display the step's live Output widget in the current cell, with a static copy beside it.
 
     The widget shows output live in any front end; the same display also
     carries text/html and text/plain, updated when the step finishes, so a
     notebook executed by nbclient or papermill shows the step's output where
-    widgets do not render (nbconvert, GitHub).
+    widgets do not render (nbconvert, GitHub). A batch run gets no widget: the
+    executed notebook is read after its kernel is gone, where a widget view
+    is a dead box (docs/guide/batch.md); its final `%flow wait` fills the
+    static copy in. The widget of the cell's previous run is closed by `attach`.
     """
     import uuid
 
     from IPython.display import display
-    from ipywidgets import Output
 
-    widget = Output()
+    widget = None
+    if not batch:
+        from ipywidgets import Output
+
+        widget = Output()
     display_id = f"nbflow-{uuid.uuid4().hex}"
     sink.attach(widget, display_id)
     display(sink.bundle(), raw=True, display_id=display_id)

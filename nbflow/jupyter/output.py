@@ -6,11 +6,17 @@ cell runs then (or nowhere). So while a step runs, its thread's `print`,
 `sys.stderr` and `display(...)` are captured into that step's sink, and the
 sink feeds an `ipywidgets.Output` shown in the step's cell: widget state
 travels over a comm, which front ends deliver whatever cell is executing.
-Stream text is coalesced and flushed at most every 100 ms, so a chatty loop
-does not flood the kernel, and the widget shows only the head and the tail
-of a long text (`window.py`), so each update stays small; the whole text
-goes to the step's output log. The sink also keeps the outputs as nbformat
-dicts, which is what a batch run writes into the notebook.
+Stream text and displays are coalesced and flushed at most every 100 ms, so
+a chatty loop does not flood the kernel, and the widget shows only the head
+and the tail of a long text and of many displays (`window.py`), so each
+update stays small; the whole text goes to the step's output log. The sink
+also keeps the outputs as nbformat dicts, which is what a batch run writes
+into the notebook.
+
+A step that fails and is retried shows each failed attempt's traceback while
+it retries; once an attempt succeeds, each earlier attempt's traceback and
+retry lines fold into one line, and the tracebacks stay in `tracebacks` for
+the widget's detail pane.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from ..store.outputlog import OutputLog
 from .window import OutputWindow
 
 FLUSH_SECONDS = 0.1
+#: tracebacks of failed attempts kept for the detail pane
+MAX_TRACEBACKS = 20
 
 
 class StepSink:
@@ -49,6 +57,10 @@ class StepSink:
         self._scheduled = False
         self._widget: Any = None
         self._display_id: str | None = None
+        self._dirty = False  # displays appended since the last sync
+        #: per failed attempt: the outputs that fold into one line on success, and that line
+        self._attempts: dict[int, tuple[list[dict[str, Any]], str]] = {}
+        self._tracebacks: dict[int, str] = {}
 
     @property
     def outputs(self) -> list[dict[str, Any]]:
@@ -60,15 +72,34 @@ class StepSink:
         """Lines of stream text dropped from the live view (they are in the log)."""
         return self._window.hidden
 
+    @property
+    def hidden_displays(self) -> int:
+        """Displays dropped from the live view."""
+        return self._window.hidden_displays
+
     def attach(self, widget: Any, display_id: str | None = None) -> None:
-        """Show this sink in a (new) Output widget, e.g. when its cell is re-run."""
+        """Show this sink in a (new) Output widget, e.g. when its cell is re-run.
+
+        The widget it replaces is closed (with its Layout): its cell's old
+        output is gone, and an open widget lives in the kernel until closed.
+        """
         with self._lock:
-            self._widget = widget
+            old, self._widget = self._widget, widget
             self._display_id = display_id
             self._window.reset()
             self._pending = []
+            self._attempts = {}
             if self.log is not None:
                 self.log.restart()
+        if old is not None and old is not widget:
+            close_widget(old)
+
+    def close(self) -> None:
+        """Close the widget (the step is gone, or the kernel extension unloads)."""
+        with self._lock:
+            old, self._widget = self._widget, None
+        if old is not None:
+            close_widget(old)
 
     def bundle(self) -> dict[str, Any]:
         """The display: the live widget view plus a static copy of the outputs so far."""
@@ -118,28 +149,76 @@ class StepSink:
         self._call_later(FLUSH_SECONDS, self.flush)
 
     def display(self, data: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        """A display of the step's: kept within the window's bound, sent with the next flush."""
+        output = {"output_type": "display_data", "data": data, "metadata": metadata or {}}
         with self._lock:
             stop_if_abandoned()
             self._drain()
-            self._append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+            self._window.display(output)
+            if self.log is not None:
+                self.log.append(static_text([output]))
+            self._dirty = True
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._call_later(FLUSH_SECONDS, self.flush)
 
-    def note(self, text: str) -> None:
-        """A line nbflow itself writes (attempt labels, restore notices)."""
+    def note(self, text: str, attempt: int | None = None) -> None:
+        """A line nbflow itself writes (attempt labels, restore notices); `attempt`: it belongs to
+        that failed attempt's lines, which fold into one when a later attempt succeeds."""
+        output = note_output(text)
         with self._lock:
             self._drain()
-            self._append({"output_type": "display_data", "metadata": {},
-                          "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"}})
+            self._group(attempt, output)
+            self._append(output)
 
-    def error(self, name: str, value: str, traceback: str) -> None:
+    def error(self, name: str, value: str, traceback: str, attempt: int | None = None) -> None:
+        output = {"output_type": "error", "ename": name, "evalue": value, "traceback": traceback.splitlines()}
         with self._lock:
             self._drain()
-            self._append({"output_type": "error", "ename": name, "evalue": value,
-                          "traceback": traceback.splitlines()})
+            self._group(attempt, output)
+            if attempt is not None:
+                self._tracebacks[attempt] = traceback
+                while len(self._tracebacks) > MAX_TRACEBACKS:  # `--retries inf`: the first and the latest
+                    del self._tracebacks[sorted(self._tracebacks)[1]]
+            self._append(output)
+
+    def new_run(self) -> None:
+        """Attempt 1 of a run begins: earlier runs' attempt lines and tracebacks are history."""
+        with self._lock:
+            self._attempts = {}
+            self._tracebacks = {}
+
+    def failed_attempt(self, attempt: int, summary: str) -> None:
+        """Attempt `attempt` failed; `summary` is the one line its lines fold into if a later one succeeds."""
+        with self._lock:
+            group = self._attempts.get(attempt, ([], ""))[0]
+            self._attempts[attempt] = (group, summary)
+
+    def collapse_attempts(self) -> None:
+        """The step succeeded: each failed attempt's traceback and retry lines become its one line."""
+        with self._lock:
+            self._drain()
+            attempts, self._attempts = self._attempts, {}
+            for _attempt, (group, summary) in sorted(attempts.items()):
+                if summary:
+                    self._window.replace(group, note_output(summary))
+            if attempts:
+                self._sync()
+
+    def tracebacks(self) -> dict[int, str]:
+        """The tracebacks of the latest run's failed attempts, by attempt number (the widget's details)."""
+        with self._lock:
+            return dict(self._tracebacks)
+
+    def _group(self, attempt: int | None, output: dict[str, Any]) -> None:
+        if attempt is not None:
+            self._attempts.setdefault(attempt, ([], ""))[0].append(output)
 
     def flush(self) -> None:
         with self._lock:
             self._scheduled = False
-            if self._drain():
+            if self._drain() or self._dirty:
                 self._sync()
 
     def _drain(self) -> bool:
@@ -169,6 +248,7 @@ class StepSink:
         self._sync()
 
     def _sync(self) -> None:
+        self._dirty = False
         widget = self._widget
         if widget is not None:
             widget.outputs = tuple(dict(o) for o in self.outputs)
@@ -186,6 +266,20 @@ class StepSink:
             if self.log is None:
                 return static_text(self.outputs)
             return self.log.read()
+
+
+def note_output(text: str) -> dict[str, Any]:
+    """One of nbflow's own lines, as an nbformat output."""
+    return {"output_type": "display_data", "metadata": {},
+            "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"}}
+
+
+def close_widget(widget: Any) -> None:
+    """Close an ipywidget and its Layout (a widget of its own), so neither stays in the kernel."""
+    layout = getattr(widget, "layout", None)
+    widget.close()
+    if layout is not None and hasattr(layout, "close"):
+        layout.close()
 
 
 class _Stream:

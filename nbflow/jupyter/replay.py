@@ -26,24 +26,29 @@ _TEXT_TYPES = ("stream", "error")
 
 
 class Mark:
-    """Where an attempt's outputs begin in its sink, so only they are kept (not earlier attempts', or a replay)."""
+    """Where an attempt's outputs begin in its sink, so only they are kept (not earlier attempts', or a replay).
+
+    The mark is the output last shown when the attempt began (that very dict:
+    positions shift as the live view drops old text and displays).
+    """
 
     def __init__(self, sink: StepSink) -> None:
         sink.flush()
         self.sink = sink
-        self.count = len(sink.outputs)
-        last = sink.outputs[-1] if sink.outputs else None
-        self.text = len(last["text"]) if last is not None and last["output_type"] == "stream" else None
+        outputs = sink.outputs
+        self.last = outputs[-1] if outputs else None
+        self.text = len(self.last["text"]) if self.last is not None and self.last["output_type"] == "stream" else None
 
     def since(self) -> list[dict[str, Any]]:
         """The outputs written since the mark (a stream coalesced into the last one counts from its tail)."""
         self.sink.flush()
         outputs = list(self.sink.outputs)
-        if len(outputs) < self.count:  # the cell was re-run meanwhile and the sink started afresh
+        last = self.last
+        index = next((i for i in range(len(outputs) - 1, -1, -1) if outputs[i] is last), None)
+        if index is None:  # no mark, or the cell was re-run meanwhile and the sink started afresh
             return outputs
-        found = outputs[self.count:]
-        if self.count and self.text is not None:
-            last = outputs[self.count - 1]
+        found = outputs[index + 1:]
+        if last is not None and self.text is not None:
             grown = last.get("text", "")[self.text:]
             if grown:
                 found.insert(0, {**last, "text": grown})

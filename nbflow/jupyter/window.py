@@ -5,14 +5,17 @@ widget carry 100,000 lines: each update sends the whole list of outputs
 again, so an unbounded list makes the cost grow with the square of the
 output, and the kernel, the server and the browser hold all of it. The
 window keeps the first `head` lines, then only the last `tail` lines, with
-one marker output between them saying how many lines are not shown. Rich
-outputs (displays, errors, nbflow's own notes) are kept as they come; only
-stream text is dropped. The whole text goes to the step's output log on disk
+one marker output between them saying how many lines are not shown. The
+step's own displays (`display(...)`) are bounded the same way: the first
+`HEAD_DISPLAYS` and the last `TAIL_DISPLAYS` (each also within a size), with a
+marker where the dropped ones were. nbflow's own notes and errors are always
+kept. The whole text goes to the step's output log on disk
 (`nbflow.store.outputlog`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from html import escape as _escape
 from typing import Any
 
@@ -23,6 +26,11 @@ TAIL_LINES = 1_000
 #: a cap in characters too, for output with very long (or no) line breaks
 HEAD_CHARS = 64 * 1024
 TAIL_CHARS = 256 * 1024
+HEAD_DISPLAYS = 50
+TAIL_DISPLAYS = 200
+#: and a cap on their size (characters of their data): a few big images must not pile up either
+HEAD_DISPLAY_CHARS = 8 << 20
+TAIL_DISPLAY_CHARS = 16 << 20
 
 
 def marker_output(hidden: int) -> dict[str, Any]:
@@ -30,6 +38,18 @@ def marker_output(hidden: int) -> dict[str, Any]:
     text = f"… {hidden:,} lines not shown …"
     return {"output_type": "display_data", "metadata": {},
             "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-marker'>{_escape(text)}</pre>"}}
+
+
+def display_marker(hidden: int) -> dict[str, Any]:
+    """The output where the step's dropped displays were."""
+    text = f"… {hidden:,} displays not shown …"
+    return {"output_type": "display_data", "metadata": {},
+            "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-marker'>{_escape(text)}</pre>"}}
+
+
+def display_size(output: dict[str, Any]) -> int:
+    """Characters of a display's data (what it costs to send and keep), roughly."""
+    return sum(len(v) if isinstance(v, str) else len(str(v)) for v in output.get("data", {}).values())
 
 
 def _lines(text: str) -> int:
@@ -41,9 +61,12 @@ class OutputWindow:
     """nbformat outputs, with stream text bounded to a head, a marker and a tail."""
 
     def __init__(self, head: int = HEAD_LINES, tail: int = TAIL_LINES,
-                 head_chars: int = HEAD_CHARS, tail_chars: int = TAIL_CHARS) -> None:
+                 head_chars: int = HEAD_CHARS, tail_chars: int = TAIL_CHARS,
+                 head_displays: int = HEAD_DISPLAYS, tail_displays: int = TAIL_DISPLAYS,
+                 head_display_chars: int = HEAD_DISPLAY_CHARS, tail_display_chars: int = TAIL_DISPLAY_CHARS) -> None:
         self._head, self._tail = head, tail
         self._head_chars, self._tail_chars = head_chars, tail_chars
+        self._display_limits = (head_displays, tail_displays, head_display_chars, tail_display_chars)
         self.reset()
 
     def reset(self) -> None:
@@ -57,10 +80,66 @@ class OutputWindow:
         self._marker: dict[str, Any] | None = None
         self._tail_lines = 0
         self._tail_used = 0
+        #: the step's displays dropped from the live view
+        self.hidden_displays = 0
+        self._display_head = self._display_head_used = 0
+        self._display_tail: deque[tuple[dict[str, Any], int]] = deque()
+        self._display_tail_used = 0
+        self._display_marker: dict[str, Any] | None = None
 
     def append(self, output: dict[str, Any]) -> None:
-        """A rich output (display, error, note): kept whole, in order."""
+        """nbflow's own rich output (a note, an error): kept whole, in order."""
         self.outputs.append(output)
+
+    def display(self, output: dict[str, Any]) -> None:
+        """A display of the step's: into the head while it has room, then into the rolling tail."""
+        head, tail, head_chars, tail_chars = self._display_limits
+        size = display_size(output)
+        self.outputs.append(output)
+        if self._display_tail or self._display_head >= head or (
+                self._display_head and self._display_head_used + size > head_chars):
+            self._display_tail.append((output, size))
+            self._display_tail_used += size
+            while len(self._display_tail) > tail or (
+                    self._display_tail_used > tail_chars and len(self._display_tail) > 1):
+                self._drop_display()
+        else:
+            self._display_head += 1
+            self._display_head_used += size
+
+    def _drop_display(self) -> None:
+        """Drop the oldest display of the tail; the first one dropped becomes the marker."""
+        oldest, size = self._display_tail.popleft()
+        self._display_tail_used -= size
+        self.hidden_displays += 1
+        index = self.index(oldest)
+        if self._display_marker is None:
+            self._display_marker = self.outputs[index] = display_marker(self.hidden_displays)
+            return
+        self.remove(index)
+        self._display_marker["data"] = display_marker(self.hidden_displays)["data"]
+
+    def index(self, output: dict[str, Any]) -> int:
+        """Where `output` (this very dict) is in `outputs` (the oldest are near the front)."""
+        for index, candidate in enumerate(self.outputs):
+            if candidate is output:
+                return index
+        raise ValueError("output not in the window")
+
+    def remove(self, index: int) -> None:
+        """Take one output out, keeping the start of the text tail pointing at the same output."""
+        del self.outputs[index]
+        if self._tail_start is not None and index < self._tail_start:
+            self._tail_start -= 1
+
+    def replace(self, group: list[dict[str, Any]], output: dict[str, Any]) -> None:
+        """Put `output` where the first of `group` is, and take out the rest of `group` (those still here)."""
+        present = [o for o in group if any(o is c for c in self.outputs)]
+        if not present:
+            return
+        self.outputs[self.index(present[0])] = output
+        for other in present[1:]:
+            self.remove(self.index(other))
 
     def write(self, name: str, text: str) -> None:
         """Stream text: into the head while it has room, then into the rolling tail."""

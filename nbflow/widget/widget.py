@@ -50,11 +50,14 @@ class FlowWidget(anywidget.AnyWidget):
     previous = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, flow: Flow, *, namespace: Mapping[str, Any] | None = None,
-                 output_text: Callable[[str], str] | None = None, **kwargs: Any) -> None:
+                 output_text: Callable[[str], str] | None = None,
+                 tracebacks: Callable[[str], Mapping[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(palette={k: list(v) for k, v in STATE_COLORS.items()}, **kwargs)
         self._flow = flow
         self._namespace = namespace
         self._output_text = output_text
+        #: a step's failed attempts' tracebacks by number (its cell shows one line each once it succeeded)
+        self._tracebacks = tracebacks
         self._lock = threading.RLock()
         self._graph: Graph | None = None
         self._sent: dict[str, StepStatusJSON] = {}
@@ -150,7 +153,8 @@ class FlowWidget(anywidget.AnyWidget):
     # -- details -------------------------------------------------------------
 
     def describe(self, name: str, statuses: dict[str, StepStatus] | None = None) -> dict[str, Any]:
-        """Error, traceback, attempts, outputs and provenance of one step, for the detail pane."""
+        """Error, traceback, attempts (each failed one with its traceback), outputs and provenance of one step,
+        for the detail pane."""
         status = (statuses or self._flow.status()).get(name)
         if status is None:
             return {"name": name, "missing": True}
@@ -161,13 +165,15 @@ class FlowWidget(anywidget.AnyWidget):
             else:
                 outputs.append([output, ""])
         text = self._output_text(name) if self._output_text else ""
+        tracebacks = self._tracebacks(name) if self._tracebacks else {}
         return {
             "name": name,
             "state": status.state.value,
             "error": status.error or "",
             "reason": status.reason or "",
             "traceback": status.traceback or "",
-            "attempts": [[a.number, a.started, a.ended, a.error or ""] for a in status.attempt_log],
+            "attempts": [[a.number, a.started, a.ended, a.error or "", tracebacks.get(a.number, "") if a.error else ""]
+                         for a in status.attempt_log],
             "outputs": outputs,
             "text": text[-2000:],
             "source": status.source,

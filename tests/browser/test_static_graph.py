@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +25,10 @@ BIN = Path(sys.executable).parent
 CELLS = ["%load_ext nbflow", "%%step first\nx = 1", "%%step second --after first\ny = x + 1", "%flow show"]
 
 
-def _notebook(path: Path) -> Path:
+def _notebook(path: Path, cells: list[str] = CELLS) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     nbformat.write(nb, str(path))
     return path
 
@@ -67,11 +68,12 @@ def test_executed_notebook_opened_untrusted_shows_its_graphs_as_images(page: Any
 def test_saved_notebook_reopened_without_its_kernel_shows_no_dead_widget(page: Any, lab: Lab) -> None:
     # Executed interactively (not a batch run: the widget is made) and saved with its widget
     # state, as nbclient does; then signed, so JupyterLab trusts it and renders the widget view.
-    _notebook(lab.root / "saved_in.ipynb")
+    _notebook(lab.root / "saved_in.ipynb", [*CELLS, "%flow wait"])
     _run(lab, "jupyter", "nbconvert", "--to", "notebook", "--execute", "saved_in.ipynb", "--output", "saved.ipynb")
     saved = nbformat.read(str(lab.root / "saved.ipynb"), as_version=4)
     state = saved.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     assert [m for m in state.values() if m["model_name"] == "AnyModel"]
+    assert len([m for m in state.values() if m["model_name"] == "OutputModel"]) == 2  # one per step cell
     _run(lab, "jupyter", "trust", "saved.ipynb")
     open_notebook(page, lab, "saved.ipynb")
     widget = _outputs(page, 3).locator(".nbflow-widget").first
@@ -82,6 +84,13 @@ def test_saved_notebook_reopened_without_its_kernel_shows_no_dead_widget(page: A
     assert not widget.locator("button.nbflow-run").is_visible()
     assert "not connected to a kernel" in widget.locator(".nbflow-message").inner_text()
     save_screenshot(widget, "saved-reopened-offline.png")
+    # Each step cell shows its output from the Output widget's saved state, not a dead widget
+    # (computed, or restored from the store an earlier test of this module left beside it).
+    for index, step in ((1, "first"), (2, "second")):
+        said = re.compile(rf"✓ {step} succeeded|↺ restored")
+        _outputs(page, index).filter(has_text=said).first.wait_for(timeout=30_000)
+    text = page.locator(PANEL).inner_text()
+    assert "Error displaying widget" not in text and "Loading widget" not in text
 
 
 @pytest.mark.timeout(240)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
+from typing import Any
 
 from .conftest import Kernel
 
@@ -35,3 +38,54 @@ def test_a_failed_process_step_shows_the_remote_traceback_and_what_it_printed(ke
         assert "_run_in_worker" not in text and "nbflow" not in text  # the user's frames, not nbflow's
     assert "crunch: attempt 2 of 2" in kernel.widget_text(reply.widget_ids()[0])
     assert re.search(r"^crunch\s+failed\s+2\s", kernel.execute("%flow status").text, re.M)
+
+
+def test_cancel_stops_a_printing_process_step_and_drops_its_later_output(kernel: Kernel, tmp_path: Path) -> None:
+    """A process step printing in a loop shows its lines live; `%flow cancel` answers, the step is
+    cancelled, and what the worker prints afterwards (it goes on: the worker is not killed) never
+    reaches the cell."""
+    counter = tmp_path / "printed"
+    reply = kernel.execute(
+        "%%step spin --executor process\n"
+        "import time\n"
+        "i = 0\n"
+        "while True:\n"
+        "    print('line', i)\n"
+        f"    open({str(counter)!r}, 'w').write(str(i))\n"
+        "    i += 1\n"
+        "    time.sleep(0.002)\n")
+    (model_id,) = reply.widget_ids()
+    kernel.wait_widget(model_id, lambda m: "line 5\n" in _stdout(m), timeout=60)  # live, while it runs
+    cancelled = kernel.execute("%flow cancel spin", timeout=30)
+    assert cancelled.status == "ok" and "cancelled spin" in cancelled.text, cancelled.text
+    at_cancel = int(counter.read_text() or 0)
+    check = kernel.execute("from nbflow.jupyter.extension import kernel_flow\n_kf = kernel_flow()\n"
+                           "print(_kf.flow.status()['spin'].state.value)")
+    assert check.text.strip() == "cancelled"
+    note = "– spin cancelled: cancelled by the user"
+    kernel.wait_widget(model_id, lambda m: note in _texts(m))
+    deadline = time.monotonic() + 30
+    while _count(counter) < at_cancel + 200:  # the barrier: the worker has printed 200 more lines
+        assert time.monotonic() < deadline, "the worker stopped printing"
+        kernel.drain(0.05)
+    kernel.execute("_kf.sinks['spin'].flush()")  # anything the kernel still held is out by now
+    outputs = kernel.widgets[model_id]["outputs"]
+    assert _texts({"outputs": outputs})[-1] == note  # nothing after the note
+    last = max(int(line.split()[1]) for line in _stdout({"outputs": outputs}).splitlines())
+    assert last < at_cancel + 200
+
+
+def _count(path: Path) -> int:
+    try:
+        return int(path.read_text() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _stdout(model: dict[str, Any]) -> str:
+    return "".join(o["text"] for o in model.get("outputs", []) if o["output_type"] == "stream")
+
+
+def _texts(model: dict[str, Any]) -> list[str]:
+    return [o["text"] if o["output_type"] == "stream" else str(o.get("data", {}).get("text/plain", ""))
+            for o in model.get("outputs", [])]

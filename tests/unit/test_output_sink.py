@@ -240,3 +240,54 @@ def test_install_wraps_once_and_uninstall_restores_streams_and_publisher() -> No
         assert shell.display_pub.publish is not publish
         routed.uninstall()
         assert sys.stdout is out and sys.stderr is err and shell.display_pub.publish is publish
+
+
+class ClosingOutput(FakeOutput):
+    """An Output stand-in that records being closed, with a Layout that does too."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.layout = SimpleNamespace(closed=False)
+        self.layout.close = lambda: setattr(self.layout, "closed", True)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_attaching_a_new_widget_closes_the_one_it_replaces(sink: StepSink) -> None:
+    """A re-run cell gets a new Output; the old one and its Layout are closed, the new one stays open."""
+    first, second = ClosingOutput(), ClosingOutput()
+    sink.attach(first)
+    sink.attach(second)
+    assert first.closed and first.layout.closed and not second.closed
+    sink.close()
+    assert second.closed and second.layout.closed
+
+
+def test_a_successful_retry_folds_each_failed_attempt_into_one_line(sink: StepSink) -> None:
+    """Traceback, 'failed' and 'retrying' lines and the next label become the summary; printed text stays."""
+    sink.new_run()
+    sink.write("stdout", "try 1\n")
+    sink.error("ValueError", "boom", "Traceback ...\nValueError: boom", attempt=1)
+    sink.note("s: attempt 1 failed: ValueError: boom", attempt=1)
+    sink.failed_attempt(1, "s: attempt 1 of 2 failed: ValueError: boom (details)")
+    sink.note("s: retrying in 0s (attempt 2)", attempt=1)
+    sink.note("── s: attempt 2 of 2 ──", attempt=1)
+    sink.write("stdout", "try 2\n")
+    sink.note("✓ s succeeded")
+    sink.collapse_attempts()
+    assert sink.text() == "try 1\ns: attempt 1 of 2 failed: ValueError: boom (details)\ntry 2\n✓ s succeeded\n"
+    assert sink.tracebacks() == {1: "Traceback ...\nValueError: boom"}
+    sink.new_run()
+    assert sink.tracebacks() == {}
+
+
+def test_displays_are_sent_with_the_next_flush(sink: StepSink, timer: Timer) -> None:
+    """Many displays in a row cost one widget update per flush, not one each."""
+    widget = FakeOutput()
+    sink.attach(widget)
+    for i in range(500):
+        sink.display({"text/plain": str(i)})
+    assert widget.outputs == () and [d for d, _ in timer.calls] == [FLUSH_SECONDS]
+    timer.fire()
+    assert len(widget.outputs) == len(sink.outputs) < 300 and sink.hidden_displays > 0

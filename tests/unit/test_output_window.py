@@ -132,3 +132,42 @@ def test_two_notebooks_sharing_a_store_keep_separate_output_logs(tmp_path: Path)
     finally:
         a.close()
         b.close()
+
+
+def _display(i: int) -> dict[str, object]:
+    return {"output_type": "display_data", "metadata": {}, "data": {"text/plain": f"d{i}"}}
+
+
+def test_many_displays_keep_the_first_and_last_with_a_marker_between() -> None:
+    """Past head + tail displays, the oldest of the tail goes; one marker counts them, where they were."""
+    window = OutputWindow(head_displays=2, tail_displays=3)
+    window.write("stdout", "before\n")
+    for i in range(100):
+        window.display(_display(i))
+    window.append({"output_type": "display_data", "metadata": {}, "data": {"text/plain": "a note"}})
+    assert _texts(window) == ["before\n", "d0", "d1", "… 95 displays not shown …", "d97", "d98", "d99", "a note"]
+    assert window.hidden_displays == 95
+
+
+def test_displays_are_bounded_by_size_too_and_text_keeps_its_own_window() -> None:
+    """A few big displays are dropped by size (the newest always shown); text interleaved keeps its head and tail."""
+    window = OutputWindow(head=2, tail=2, head_displays=1, tail_displays=100,
+                          head_display_chars=10, tail_display_chars=25)
+    for i in range(10):
+        window.write("stdout", f"{i}\n")
+        window.display({"output_type": "display_data", "metadata": {}, "data": {"text/plain": f"{i}" * 10}})
+    shown = _texts(window)
+    assert shown[0] == "0\n" and shown[1] == "0" * 10  # the heads
+    assert shown[-2:] == ["9\n", "9" * 10] and shown[-4:-2] == ["8\n", "8" * 10]
+    assert window.hidden_displays == 7 and shown.count("… 7 displays not shown …") == 1
+    assert window.hidden == 6 and shown.count("… 6 lines not shown …") == 1
+    assert len(window.outputs) < 12
+
+
+def test_replace_folds_a_group_of_outputs_into_one() -> None:
+    window = OutputWindow()
+    a, b, c = _display(1), _display(2), _display(3)
+    for output in (a, b, c):
+        window.append(output)
+    window.replace([a, c], _display(9))
+    assert _texts(window) == ["d9", "d2"]

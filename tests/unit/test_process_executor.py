@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import pickle
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -90,19 +91,52 @@ def test_the_process_executor_is_a_remote_executor_and_the_thread_one_is_not(exe
     assert not isinstance(ThreadExecutor(1), RemoteExecutor)
 
 
+@contextlib.contextmanager
+def _printed() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """What the calling thread's stdout and stderr receive (a body's prints are relayed there as they come)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield out, err
+
+
 def test_run_brings_back_outputs_and_both_streams(executor: ProcessExecutor) -> None:
-    """A successful body: the named outputs (only those) and what it printed to stdout and stderr."""
-    outcome = executor.run("ok", "import sys\nprint('hi', n)\nsys.stderr.write('careful\\n')\nm = n + 1\nk = 0",
-                           {"n": 41}, frozenset({"m"}))
-    assert outcome == RemoteResult({"m": 42}, "hi 41\n", "careful\n")
+    """A successful body: the named outputs (only those); what it printed to stdout and stderr is relayed."""
+    with _printed() as (out, err):
+        outcome = executor.run("ok", "import sys\nprint('hi', n)\nsys.stderr.write('careful\\n')\nm = n + 1\nk = 0",
+                               {"n": 41}, frozenset({"m"}))
+    assert outcome == RemoteResult({"m": 42})
+    assert (out.getvalue(), err.getvalue()) == ("hi 41\n", "careful\n")
+
+
+def test_printed_text_arrives_while_the_body_runs(executor: ProcessExecutor, tmp_path: object) -> None:
+    """The body prints, then waits for a file only the test creates once it has seen that print."""
+    from pathlib import Path
+
+    go = Path(str(tmp_path)) / "go"
+    seen = threading.Event()
+
+    class Watch(io.StringIO):
+        def write(self, text: str) -> int:
+            if "started" in text:
+                seen.set()
+                go.touch()
+            return super().write(text)
+
+    watch = Watch()
+    code = (f"import os, time\nprint('started')\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.01)\n"
+            "print('done')")
+    with contextlib.redirect_stdout(watch):
+        executor.run("live", code, {}, frozenset())
+    assert seen.is_set() and watch.getvalue() == "started\ndone\n"
 
 
 def test_run_returns_a_failure_as_data_with_the_original_exception(executor: ProcessExecutor) -> None:
     """A failing body: type name, message, the remote traceback over the user's lines, printed text, and the error."""
-    outcome = executor.run("bad", FAILING, {}, frozenset())
+    with _printed() as (out, err):
+        outcome = executor.run("bad", FAILING, {}, frozenset())
     assert isinstance(outcome, RemoteFailure)
     assert (outcome.type_name, outcome.message) == ("ValueError", "bad value 7")
-    assert (outcome.stdout, outcome.stderr) == ("to stdout\n", "to stderr\n")
+    assert (out.getvalue(), err.getvalue()) == ("to stdout\n", "to stderr\n")
     assert 'File "<step bad>", line 4, in <module>' in outcome.traceback
     assert "raise ValueError('bad value 7')" in outcome.traceback  # the source line, not only its number
     assert outcome.traceback.rstrip().endswith("ValueError: bad value 7")
@@ -134,9 +168,10 @@ def test_the_host_raises_the_original_type_with_its_remote_side_attached(executo
 
 def test_an_exception_that_cannot_come_back_is_a_remote_step_error(executor: ProcessExecutor) -> None:
     """An exception that does not unpickle here arrives as RemoteStepError naming its type; it pickles itself."""
-    outcome = executor.run("odd", UNRESTORABLE, {}, frozenset())
+    with _printed() as (out, _err):
+        outcome = executor.run("odd", UNRESTORABLE, {}, frozenset())
     assert isinstance(outcome, RemoteFailure) and outcome.error is None
-    assert (outcome.type_name, outcome.message, outcome.stdout) == ("Odd", "odd one", "before odd\n")
+    assert (outcome.type_name, outcome.message, out.getvalue()) == ("Odd", "odd one", "before odd\n")
     error = outcome.exception("odd")
     assert isinstance(error, RemoteStepError) and isinstance(error, NbflowError) and isinstance(error, RuntimeError)
     assert str(error) == "Odd: odd one" and error.step == "odd"

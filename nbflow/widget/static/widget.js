@@ -171,6 +171,15 @@ function render({ model, el }) {
       if (d.checkpoint) facts.push(`checkpoint ${d.checkpoint}`);
       if (d.not_restorable) facts.push(`not restorable: ${d.not_restorable}`);
       if (facts.length) items.push(h("div", { class: "nbflow-provenance" }, facts.join(" · ")));
+      const failed = (d.attempts || []).filter((a) => a[3]);
+      if (failed.length && d.attempts.length > 1) {
+        // every failed attempt with its traceback (its cell shows one line for it once a retry succeeded)
+        items.push(h("div", { class: "nbflow-caption" }, "attempts"), h("ul", { class: "nbflow-attempts" },
+          ...failed.map(([n, , , error, tb]) => h("li", { "data-nbflow-attempt": String(n) },
+            `attempt ${n}: ${error}`,
+            ...(tb ? [h("details", {}, h("summary", {}, "traceback"), h("pre", { class: "nbflow-traceback" }, tb))]
+              : [])))));
+      }
       if (d.outputs && d.outputs.length) {
         items.push(h("ul", { class: "nbflow-outputs" },
           ...d.outputs.map(([n, s]) => h("li", {}, h("code", {}, n), s ? ` ${s}` : ""))));
