@@ -38,7 +38,7 @@ from ..core.executor import RemoteFailure, RemoteResult
 from ..core.fingerprints import DigestTable
 from ..core.threads import ThreadExecutor
 from . import dask_task
-from .dask_cluster import Cluster, Connection, DaskUnavailable, require_distributed
+from .dask_cluster import CONNECT_TIMEOUT, Cluster, Connection, DaskUnavailable, require_distributed
 
 logger = logging.getLogger("nbflow")
 
@@ -68,16 +68,18 @@ class DaskExecutor:
     `distributed.Client`. `max_workers` caps how many Dask steps run at once;
     by default it is the cluster's number of worker threads, so a step's
     `--timeout` counts while it runs, not while it queues on the cluster.
+    `connect_timeout`: how long reaching a scheduler may take (seconds).
     """
 
     name = "dask"
 
     def __init__(self, address: str | Callable[[], str | None] | None = None, *, client: Any = None,
-                 max_workers: int | None = None, scatter_bytes: int = SCATTER_BYTES) -> None:
+                 max_workers: int | None = None, scatter_bytes: int = SCATTER_BYTES,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self._fixed = max_workers
         self.capacity = max_workers or os.cpu_count() or 1
         self._threads = ThreadExecutor(self.capacity)
-        self._connection = Connection(address if callable(address) else (lambda: address), client)
+        self._connection = Connection(address if callable(address) else (lambda: address), client, connect_timeout)
         self.scatter_bytes = scatter_bytes
         self._digests: DigestTable | None = None
         self._lock = threading.Lock()

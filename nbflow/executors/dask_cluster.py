@@ -54,9 +54,11 @@ class Cluster:
 class Connection:
     """Finds the client for each attempt; owns the clients and the LocalCluster it opened."""
 
-    def __init__(self, address: Callable[[], str | None], client: Any = None) -> None:
+    def __init__(self, address: Callable[[], str | None], client: Any = None,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self._address = address
         self._given = client
+        self._timeout = connect_timeout
         self._lock = threading.Lock()
         self._opened: dict[str, Cluster] = {}  # address -> a client nbflow connected
         self._local: Cluster | None = None
@@ -90,7 +92,7 @@ class Connection:
         if found is not None and not _is_closed(found.client):
             return found
         try:
-            client = distributed.Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT)
+            client = distributed.Client(address, set_as_default=False, timeout=self._timeout)
         except Exception as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise DaskUnavailable(f"cannot reach the Dask scheduler at {address} (from {source}): {reason}") from None
@@ -100,7 +102,7 @@ class Connection:
     def _start_local(self, distributed: Any, say: Callable[[str], None]) -> None:
         dashboard = importlib.util.find_spec("bokeh") is not None
         cluster = distributed.LocalCluster(processes=True, silence_logs=logging.ERROR,
-                                           dashboard_address=":0" if dashboard else None)
+                                           dashboard_address=":0")  # any free port: 8787 may be taken
         client = distributed.Client(cluster, set_as_default=False)
         self._local_cluster = cluster
         self._local = _describe(client, "a local Dask cluster")

@@ -14,7 +14,7 @@ from nbflow.executors import dask_task
 
 def local_cluster(workers: int = 2) -> LocalCluster:
     """Worker processes (`processes=True`), so a worker can be killed; one thread each."""
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                         silence_logs=logging.ERROR)
 
 
