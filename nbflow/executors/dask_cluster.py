@@ -63,6 +63,7 @@ class Connection:
         self._opened: dict[str, Cluster] = {}  # address -> a client nbflow connected
         self._local: Cluster | None = None
         self._local_cluster: Any = None
+        self._seen: Cluster | None = None  # the last client nbflow did not open, described
         self._closed = False
 
     def get(self, say: Callable[[str], None]) -> Cluster:
@@ -77,15 +78,21 @@ class Connection:
                 source = "dask_address" if setting else "DASK_SCHEDULER_ADDRESS"
                 return self._connect(distributed, address, source)
             if self._given is not None:
-                return _describe(self._given, "the Dask client given to the executor")
+                return self._known(self._given, "the Dask client given to the executor")
             with contextlib.suppress(ValueError):
                 client = distributed.default_client()
                 if not _is_closed(client):
-                    return _describe(client, "the kernel's Dask client")
+                    return self._known(client, "the kernel's Dask client")
             if self._local is None or _is_closed(self._local.client):
                 self._start_local(distributed, say)
             assert self._local is not None
             return self._local
+
+    def _known(self, client: Any, label: str) -> Cluster:
+        """A client nbflow did not open, described once (asking its threads is a round trip)."""
+        if self._seen is None or self._seen.client is not client:
+            self._seen = _describe(client, label)
+        return self._seen
 
     def _connect(self, distributed: Any, address: str, source: str) -> Cluster:
         found = self._opened.get(address)
