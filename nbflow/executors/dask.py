@@ -86,6 +86,7 @@ class DaskExecutor:
         self._cluster: Cluster | None = None
         self._scattered: dict[str, Any] = {}  # digest hex -> future of the pickled value, on self._cluster
         self._by_name: dict[str, str] = {}  # input name -> the digest hex it was last sent as
+        self._running: dict[str, tuple[Any, Any]] = {}  # token -> (client, future) of each task in flight
         #: how many inputs were scattered (sent to the cluster) so far
         self.scatters = 0
 
@@ -113,18 +114,26 @@ class DaskExecutor:
         token = uuid.uuid4().hex
         future = client.submit(dask_task.run_step, token, step, body_blob, sent, tuple(sorted(output_names)),
                                key=f"{step}-{token}", pure=False)
+        with self._lock:
+            self._running[token] = (client, future)
         try:
             self._wait(client, future, token)
             return self._unpack(step, future)
         finally:
+            with self._lock:
+                self._running.pop(token, None)
             del future  # nothing of this attempt stays on the cluster
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Close the clients and the LocalCluster nbflow opened (not a user's), then the bookkeeping threads."""
+        """Stop the bodies still running, close the clients and the LocalCluster nbflow opened (not a
+        user's), then the bookkeeping threads."""
         with self._lock:
             self._scattered.clear()
             self._by_name.clear()
             self._cluster = None
+            running, self._running = list(self._running.items()), {}
+        for token, (client, future) in running:  # on a cluster nbflow did not start, they would run on
+            self._stop(client, future, token)
         self._connection.close(timeout)
         self._threads.shutdown(timeout)
 

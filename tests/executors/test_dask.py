@@ -143,6 +143,18 @@ def test_cancel_cancels_the_task_and_stops_its_body(flow: Flow, cluster: LocalCl
     assert flow.namespace["ok"] == 1
 
 
+def test_closing_the_flow_stops_a_running_body(executor: DaskExecutor, client: Client, tmp_path: Path) -> None:
+    """The cluster is not nbflow's (it stays up), but what nbflow sent there does not run on."""
+    flow = Flow(executors=[executor])
+    flow.namespace.update(started=str(tmp_path / "started"), late=str(tmp_path / "late"))
+    flow.add("slow", SLOW, executor="dask")
+    flow.run()
+    poll((tmp_path / "started").exists, what="the body started")
+    flow.close()
+    poll(lambda: not bodies_running(client), what="the body stopped")
+    assert not (tmp_path / "late").exists() and client.status == "running"
+
+
 def test_an_unpicklable_input_is_one_line_naming_it(flow: Flow) -> None:
     flow.namespace["lock"] = threading.Lock()
     flow.add("uses_lock", "held = lock.locked()", executor="dask")
