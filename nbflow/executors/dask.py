@@ -164,12 +164,12 @@ class DaskExecutor:
         with self._lock:  # one scatter per value, however many steps want it at once
             if key is not None:
                 held = self._scattered.get(key)
-                if held is not None and held.status == "finished":
+                if held is not None and held.client is cluster.client and held.status == "finished":
                     self._hold(name, key)
                     return held
             future = cluster.client.scatter(_dumps(step, name, value), hash=False)
             self.scatters += 1
-            if key is not None:
+            if key is not None and self._cluster is cluster:  # not if another attempt switched clusters
                 self._scattered[key] = future
                 self._hold(name, key)
             return future
