@@ -264,7 +264,7 @@ def _task_error(step: str, error: BaseException | None) -> BaseException:
     if isinstance(error, KilledWorker):
         worker = getattr(getattr(error, "last_worker", None), "address", None) or "?"
         tries = getattr(error, "allowed_failures", None)
-        after = f" after {tries + 1} tries" if isinstance(tries, int) else ""
+        after = f" after {tries + 1} {'try' if tries == 0 else 'tries'}" if isinstance(tries, int) else ""
         return WorkerDied(f"step {step!r}: the Dask worker running it ({worker}) died, and Dask gave up{after}",
                           step=step, worker=worker)
     return error if error is not None else NbflowError(f"step {step!r}: its Dask task failed", step=step)

@@ -76,7 +76,7 @@ def test_when_dask_gives_up_on_a_dead_worker_nbflow_retries(flow: Flow, cluster:
     assert (status.state, status.attempts, flow.namespace["answer"]) == (State.SUCCEEDED, 2, 42)
     error = status.attempt_log[0].error or ""
     assert error.startswith("WorkerDied: step 'fit': the Dask worker running it (tcp://") and \
-        error.endswith(") died, and Dask gave up after 1 tries"), error
+        error.endswith(") died, and Dask gave up after 1 try"), error
 
 
 def test_steps_go_to_the_address_setting_then_the_environment(cluster: LocalCluster, client: Client,
