@@ -38,6 +38,13 @@ def attempt_running(step: str, attempt: int, live: Callable[[], bool]) -> Iterat
         _local.current = previous
 
 
+def abandoned() -> bool:
+    """True if this thread runs an attempt the scheduler abandoned (an executor waiting on a remote
+    body polls it, to stop that body)."""
+    current = getattr(_local, "current", None)
+    return current is not None and not current[2]()
+
+
 def stop_if_abandoned() -> None:
     """Raise `AttemptAbandoned` if this thread runs an attempt the scheduler abandoned; else nothing."""
     current = getattr(_local, "current", None)

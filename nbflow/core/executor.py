@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import NbflowError
+
+if TYPE_CHECKING:
+    from .fingerprints import DigestTable
 
 Done = Callable[[Any, "BaseException | None"], None]
 
@@ -112,3 +115,11 @@ class RemoteExecutor(Executor, Protocol):
         `step`) and its printed text, or its failure. Raises only when the body
         could not be sent or run at all."""
         ...
+
+
+@runtime_checkable
+class SharesDigests(Protocol):
+    """An executor that wants the flow's digest table, to know a value it already sent by its digest
+    (the Dask executor scatters a large input once while its content stays the same)."""
+
+    def use_digests(self, table: DigestTable) -> None: ...

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, overload
 from .cache import AttemptResult, Cache, Restored
 from .errors import FlowFailed, FlowTimeout, StateError
 from .events import Event, Subscriber, log_event
-from .executor import Executor, RemoteExecutor
+from .executor import Executor, RemoteExecutor, SharesDigests
 from .fingerprints import DigestTable
 from .freshness import Freshness
 from .graph import Graph
@@ -68,6 +68,9 @@ class Flow:
         if isinstance(runner, NamespaceHost):
             runner.remote.update({e.name: e for e in pool.values() if isinstance(e, RemoteExecutor)})
         self._scheduler = Scheduler(runner, pool, self._loop, cache, trust_digests)
+        for executor in pool.values():
+            if isinstance(executor, SharesDigests):
+                executor.use_digests(self._scheduler.digests)
         self._freshness = Freshness(self._scheduler, self.namespace)
         self.cache = cache
         self._scheduler.bus.subscribe(log_event)

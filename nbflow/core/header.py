@@ -146,7 +146,10 @@ class HeaderParser(argparse.ArgumentParser):
         try:
             return super().parse_known_args(_attach_dash_values(words), namespace)
         except argparse.ArgumentError as error:
-            raise _option_error(_step_of(words), error) from None
+            problem = _option_error(_step_of(words), error)
+        # Raised outside the handler, so the error has no argparse context (which holds the parser):
+        # where tblib is installed (importing dask.distributed does it) an exception pickles with its context.
+        raise problem
 
     def error(self, message: str) -> NoReturn:
         raise OptionError(None, "header", message, f"{PROG} NAME [options]")

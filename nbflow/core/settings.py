@@ -8,6 +8,8 @@ specs accept (`spec.EXECUTORS`), so `%flow config executor=...` and
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -35,7 +37,8 @@ class FlowSettings:
     auto_rerun: bool = True
     #: the executor of `%%step` cells without `--executor`
     executor: str = "thread"
-    #: kept for the Dask executor, not built yet (README)
+    #: the Dask scheduler `--executor dask` steps go to (None: DASK_SCHEDULER_ADDRESS, the kernel's
+    #: client, else a LocalCluster; README "Beyond one machine")
     dask_address: str | None = None
 
     def __post_init__(self) -> None:
@@ -78,7 +81,26 @@ def _value(key: str, value: str) -> Any:
     if key == "executor":
         if value not in EXECUTORS:
             raise SettingsError(f"executor: expected one of {', '.join(EXECUTORS)}, got {value!r}")
+        if value == "dask" and importlib.util.find_spec("distributed") is None:
+            raise SettingsError("executor: dask needs dask.distributed, which is not installed here; "
+                                "install it with: pip install 'jupyter-nbflow[dask]'")
         return value
     if key == "dask_address":
-        return value or None
+        return _dask_address(value)
     raise SettingsError(f"unknown key {key!r} (known: {', '.join(FlowSettings.known_keys())})")
+
+
+_ADDRESS = re.compile(r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})/?")
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def _dask_address(value: str) -> str | None:
+    """A scheduler address as Dask takes it (`tcp://host:8786`, or `host:8786` for tcp); empty: none."""
+    if not value:
+        return None
+    found = _ADDRESS.fullmatch(value)
+    scheme = found.group("scheme") if found else None
+    if found is None or (scheme is not None and scheme not in _SCHEMES) or not 0 < int(found.group("port")) < 65536:
+        raise SettingsError(f"dask_address: expected a scheduler address such as tcp://host:8786 "
+                            f"({', '.join(_SCHEMES)}), got {value!r}")
+    return value

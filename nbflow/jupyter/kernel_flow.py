@@ -129,11 +129,13 @@ class KernelFlow:
         self.flow_name = self.env.flow_name or (path.stem if path else "notebook")
         self.store = open_store(self.folder, flow_name=self.flow_name)
         self.previous = PreviousRun(self.store.manifest)  # read before this kernel records anything
+        from ..executors.dask import DaskExecutor
         from ..executors.process import ProcessExecutor
 
         # Digests are reused while a value stays the same object: this extension sees every cell.
         self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store,
-                         executors=[ProcessExecutor()], trust_digests=True)
+                         executors=[ProcessExecutor(), DaskExecutor(lambda: self._settings.dask_address)],
+                         trust_digests=True)
         self._settings = FlowSettings(max_workers=self.flow.max_workers, store=self.store.root)
         self.flow.subscribe(self.store.manifest)
         self.flow.subscribe(self._on_event)

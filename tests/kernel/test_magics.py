@@ -266,11 +266,13 @@ def test_config_checks_every_pair_before_changing_anything(kernel: Kernel) -> No
     assert kernel.execute("%flow config").text == before
     bad = kernel.execute("%flow config executor=gpu")
     assert "executor: expected one of thread, process, dask, got 'gpu'" in bad.text
-    # A known executor this kernel cannot run is refused when configured, not at every later step.
-    refused = kernel.execute("%flow config max_workers=2 executor=dask")
+    # A bad scheduler address is refused when configured, with the good pairs before it.
+    refused = kernel.execute("%flow config max_workers=2 executor=dask dask_address=scheduler")
     assert refused.status == "error" and refused.text.count("\n") <= 1
-    assert "executor: 'dask' is not available in this kernel (available: thread, process)" in refused.text
+    assert "dask_address: expected a scheduler address such as tcp://host:8786" in refused.text
     assert kernel.execute("%flow config").text == before
+    assert kernel.execute("%flow config executor=dask dask_address=tcp://10.0.0.5:8786").status == "ok"
+    assert "dask_address = 'tcp://10.0.0.5:8786'" in kernel.execute("%flow config").text
     assert kernel.execute("%flow config max_workers=2 executor=process").status == "ok"
     listed = kernel.execute("%flow config").text
     assert "max_workers = 2" in listed and "executor = 'process'" in listed

@@ -27,6 +27,8 @@ GOOD: list[tuple[list[str], dict[str, Any]]] = [
     (["store="], {"store": ""}),  # the default store, as `open_store` reads an empty location
     (["dask_address=tcp://h:8786"], {"dask_address": "tcp://h:8786"}),
     (["dask_address="], {"dask_address": None}),
+    (["dask_address=10.0.0.5:8786"], {"dask_address": "10.0.0.5:8786"}),  # tcp, as Dask reads it
+    (["dask_address=tls://[::1]:8786"], {"dask_address": "tls://[::1]:8786"}),
     (["max_workers=2", "executor=process", "auto_rerun=false"],
      {"max_workers": 2, "executor": "process", "auto_rerun": False}),
 ]
@@ -43,6 +45,11 @@ BAD: list[tuple[list[str], str]] = [
     (["executor=gpu"], "executor: expected one of thread, process, dask, got 'gpu'"),
     (["executor=Thread"], "executor: expected one of thread, process, dask, got 'Thread'"),
     (["max_workers=2", "colour=blue"], "unknown key 'colour'"),
+    (["dask_address=scheduler"], "dask_address: expected a scheduler address such as tcp://host:8786 "
+                                 "(tcp, tls, ws, wss, ucx), got 'scheduler'"),
+    (["dask_address=http://h:8787"], "dask_address: expected a scheduler address such as tcp://host:8786"),
+    (["dask_address=tcp://h:0"], "dask_address: expected a scheduler address"),
+    (["dask_address=tcp://h:8786 extra"], "dask_address: expected a scheduler address"),
 ]
 
 

@@ -1,0 +1,157 @@
+"""`--executor dask` in real kernels: output under the cell, restore after a restart, the LocalCluster a
+kernel starts (and stops), and a thread/process/dask flow giving the same values in a kernel and in
+`nbflow run`. A real LocalCluster throughout (kernels reach it through DASK_SCHEDULER_ADDRESS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from distributed import Client, LocalCluster
+
+from tests.executors.clusters import local_cluster, poll
+
+from .conftest import Kernel
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    found = local_cluster()
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture(scope="module")
+def worker_pids(cluster: LocalCluster) -> set[int]:
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        return set(client.run(os.getpid).values())
+
+
+def _kernel(cwd: Path, cluster: LocalCluster | None) -> Kernel:
+    env = {"DASK_SCHEDULER_ADDRESS": cluster.scheduler_address} if cluster is not None else {}
+    kernel = Kernel(cwd, env=env)
+    assert kernel.execute("%load_ext nbflow").status == "ok"
+    return kernel
+
+
+# `runs` is an absolute path: a worker's working directory is its own, not the notebook's.
+CRUNCH = ("%%step crunch\nimport os\nprint('crunched on', os.getpid())\n"
+          "open(runs, 'a').write('x\\n')\ntotal = sum(range(n))")
+
+
+def test_a_dask_step_prints_under_its_cell_and_is_restored_after_a_restart(
+        tmp_path: Path, cluster: LocalCluster, worker_pids: set[int]) -> None:
+    """`%flow config executor=dask` makes the step a Dask one: what it printed on the worker shows under
+    its cell; after a kernel restart the same cells restore it (it runs once) and show it again."""
+    kernel = _kernel(tmp_path, cluster)
+    try:
+        assert kernel.execute("%flow config executor=dask").status == "ok"
+        assert kernel.execute(f"n = 5000\nruns = {str(tmp_path / 'crunch.runs')!r}").status == "ok"
+        step = kernel.execute(CRUNCH, cell_id="crunch-cell")
+        assert step.status == "ok", step.error
+        assert kernel.execute("%flow wait", timeout=120).status == "ok"
+        text = kernel.widget_text(step.widget_ids()[0])
+        pid = int(text.split("crunched on ", 1)[1].split()[0])
+        assert pid in worker_pids, text
+        assert "✓ crunch succeeded" in text
+        assert kernel.execute("print(total)").text.strip() == str(sum(range(5000)))
+    finally:
+        kernel.close()
+    kernel = _kernel(tmp_path, cluster)
+    try:
+        assert kernel.execute("%flow config executor=dask").status == "ok"
+        assert kernel.execute(f"n = 5000\nruns = {str(tmp_path / 'crunch.runs')!r}").status == "ok"
+        step = kernel.execute(CRUNCH, cell_id="crunch-cell")
+        assert kernel.execute("%flow wait", timeout=120).status == "ok"
+        text = kernel.widget_text(step.widget_ids()[0])
+        assert "↺ restored" in text and f"crunched on {pid}" in text, text
+        assert kernel.execute("print(total)").text.strip() == str(sum(range(5000)))
+    finally:
+        kernel.close()
+    assert (tmp_path / "crunch.runs").read_text() == "x\n"  # computed once, on the cluster
+
+
+def test_a_kernel_without_a_cluster_starts_one_says_so_once_and_stops_it_at_shutdown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    kernel = _kernel(tmp_path, None)
+    try:
+        first = kernel.execute("%%step first --executor dask\nimport os\nfirst_pid = os.getpid()")
+        second = kernel.execute("%%step second --executor dask --after first\nimport os\nsecond_pid = os.getpid()")
+        assert kernel.execute("%flow wait", timeout=120).status == "ok"
+        assert "nbflow: started a local Dask cluster for --executor dask (" in kernel.widget_text(first.widget_ids()[0])
+        assert "started a local Dask cluster" not in kernel.widget_text(second.widget_ids()[0])
+        kernel_pid = int(kernel.execute("print(os.getpid())").text)
+        workers = {int(kernel.execute(f"print({name})").text) for name in ("first_pid", "second_pid")}
+        assert kernel_pid not in workers and all(psutil.pid_exists(p) for p in workers)
+    finally:
+        kernel.close()
+    poll(lambda: not any(psutil.pid_exists(p) for p in workers), what="the kernel's cluster stopped with it")
+
+
+MIXED = [
+    "%load_ext nbflow",
+    "%%step base\nnumbers = list(range(n))",
+    "%%step squares --after base --executor process\nimport os\nsquares = [x * x for x in numbers]\n"
+    "process_pid = os.getpid()",
+    "%%step total --after squares --executor dask --retries 1\nimport os\ntotal = sum(squares) + offset\n"
+    "dask_pid = os.getpid()",
+    "%%step report --after total\nimport os\nsummary = {'n': n, 'count': len(squares), 'total': total}\n"
+    "report_pid = os.getpid()",
+    "%flow wait",
+    "import json, os\nprint('RESULT', json.dumps({'summary': summary, 'kernel': os.getpid(), "
+    "'pids': [process_pid, dask_pid, report_pid]}))",
+]
+PARAMETERS = "n = 3000\noffset = 7"
+
+
+def _result(text: str) -> dict[str, object]:
+    (line,) = [line for line in text.splitlines() if line.startswith("RESULT ")]
+    found: dict[str, object] = json.loads(line.removeprefix("RESULT "))
+    return found
+
+
+def test_a_mixed_thread_process_dask_flow_gives_the_same_values_in_a_kernel_and_in_nbflow_run(
+        tmp_path: Path, cluster: LocalCluster, worker_pids: set[int]) -> None:
+    """Data passes thread -> process -> dask -> thread; each step ran where it says, and `nbflow run` on
+    the same notebook (in another folder, so it computes rather than restores) gives the same summary."""
+    live = tmp_path / "live"
+    live.mkdir()
+    kernel = _kernel(live, cluster)
+    try:
+        for cell in [PARAMETERS, *MIXED[1:]]:
+            reply = kernel.execute(cell, timeout=120)
+            assert reply.status == "ok", (cell, reply.error)
+        in_kernel = _result(reply.text)
+    finally:
+        kernel.close()
+    expected = {"n": 3000, "count": 3000, "total": sum(x * x for x in range(3000)) + 7}
+    assert in_kernel["summary"] == expected
+    process_pid, dask_pid, report_pid = in_kernel["pids"]  # type: ignore[misc]
+    assert report_pid == in_kernel["kernel"] and process_pid != report_pid and dask_pid in worker_pids
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells.append(nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}))
+    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in MIXED)
+    nbformat.write(notebook, str(batch / "mixed.ipynb"))
+    done = subprocess.run([str(Path(sys.executable).parent / "nbflow"), "run", "mixed.ipynb", "out.ipynb"],
+                          cwd=batch, capture_output=True, text=True, timeout=240,
+                          env=dict(os.environ, DASK_SCHEDULER_ADDRESS=cluster.scheduler_address))
+    assert done.returncode == 0, done.stderr
+    executed = nbformat.read(str(batch / "out.ipynb"), as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    in_batch = _result(printed)
+    assert in_batch["summary"] == in_kernel["summary"]
+    assert in_batch["pids"][1] in worker_pids  # type: ignore[index]
