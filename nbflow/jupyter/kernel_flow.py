@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from ..core import events as ev
@@ -21,8 +20,7 @@ from ..core.errors import UnknownStepError, WaitInterrupted
 from ..core.flow import Flow
 from ..core.graph import dependency_order
 from ..core.header import parse_header
-from ..core.namespace import NamespaceHost, Outputs, format_error
-from ..core.protocol import NOTEBOOK, PROGRESS_MIME, STATUS_MIME, BatchEnv
+from ..core.protocol import PROGRESS_MIME, STATUS_MIME, BatchEnv
 from ..core.reads import undeclared_reads
 from ..core.reporting import progress_report, status_rows, wait_reporting
 from ..core.settings import FlowSettings, SettingsError
@@ -31,57 +29,13 @@ from ..core.states import ACTIVE, TERMINAL, UP_TO_DATE
 from ..store.store import open_store
 from . import attempts
 from .answers import interrupted
+from .host import KernelHost, notebook_dir, notebook_path
 from .output import OutputRouter, StepSink
 from .previous import PreviousRun
-from .replay import Mark, keep, show_restored
-
-
-def notebook_path() -> Path | None:
-    """The notebook's path: Jupyter Server (or a batch run) tells the kernel via JPY_SESSION_NAME."""
-    session = NOTEBOOK.read()
-    if session:
-        path = Path(session)
-        if path.suffix == ".ipynb" and path.parent.is_dir():
-            return path.resolve()
-    return None
-
-
-def notebook_dir() -> Path:
-    """The notebook's folder, else the working directory (where kernels start)."""
-    path = notebook_path()
-    return path.parent if path is not None else Path.cwd()
-
+from .replay import show_restored
 
 SWITCH_INTERVAL = 0.0005
 _MAGIC_CALL = re.compile(r"\s*get_ipython\(\)\.run_(cell_magic\('step'|line_magic\('flow')")
-
-
-class KernelHost(NamespaceHost):
-    """Runs steps over the user namespace, with each step's output captured to its sink."""
-
-    def __init__(self, namespace: MutableMapping[str, Any], kernel_flow: KernelFlow) -> None:
-        super().__init__(namespace)
-        self._kernel_flow = kernel_flow
-
-    def execute(self, spec: StepSpec, attempt: int = 1, scope: dict[str, Any] | None = None) -> Outputs:
-        """Run with the thread's output going to the step's sink, labelled per attempt.
-
-        Labels and tracebacks are written here, on the step's own thread, so
-        they interleave correctly with what the attempt prints.
-        """
-        sink = self._kernel_flow.sink(spec.name)
-        attempts.begin(sink, spec, attempt)
-        mark = Mark(sink)
-        with self._kernel_flow.router.capture(sink):
-            try:
-                outputs = super().execute(spec, attempt, scope)
-                return replace(outputs, displays=keep(mark.since()))  # saved with the checkpoint
-            except Exception as error:
-                line, text = format_error(error)  # a remote failure's text is its remote traceback
-                attempts.failed(sink, spec, attempt, line, error, text)
-                if attempt < 1 + spec.retries and spec.retries_on(error):  # said here, before the next label
-                    attempts.retrying(sink, spec.name, attempt + 1, spec.backoff.delay(attempt))
-                raise
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ class FlowMagics(Magics):
 def _named_cell(kf: KernelFlow, error: DuplicateStepError) -> DuplicateStepError:
     """The same error, naming the other cell by its position and first line instead of its id."""
     from .cells import describe_cell
-    from .kernel_flow import notebook_path
+    from .host import notebook_path
 
     name = error.step
     other = kf.flow.steps.get(name)
@@ -209,11 +209,9 @@ def _show(sink: Any, batch: bool = False) -> None:
 
     from IPython.display import display
 
-    widget = None
-    if not batch:
-        from ipywidgets import Output
+    from .cell_widget import step_output_widget
 
-        widget = Output()
+    widget = None if batch else step_output_widget()
     display_id = f"nbflow-{uuid.uuid4().hex}"
     sink.attach(widget, display_id)
     display(sink.bundle(), raw=True, display_id=display_id)

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 from ..core.abandon import stop_if_abandoned
 from ..core.protocol import HTML_MIME, PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
 from ..store.outputlog import OutputLog
+from .cell_widget import close_widget
 from .window import OutputWindow
 
 FLUSH_SECONDS = 0.1
@@ -272,14 +273,6 @@ def note_output(text: str) -> dict[str, Any]:
     """One of nbflow's own lines, as an nbformat output."""
     return {"output_type": "display_data", "metadata": {},
             "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"}}
-
-
-def close_widget(widget: Any) -> None:
-    """Close an ipywidget and its Layout (a widget of its own), so neither stays in the kernel."""
-    layout = getattr(widget, "layout", None)
-    widget.close()
-    if layout is not None and hasattr(layout, "close"):
-        layout.close()
 
 
 class _Stream:
