@@ -32,8 +32,9 @@ REQUEST_SNAPSHOT = "request_snapshot"
 
 # -- kernel -> front end --------------------------------------------------------
 
-#: {"type", "version", "seq", "active", "steps": {name: row}, "saved"}: every step, in dependency order.
-#: `active` is false until the kernel's first `%%step` or `%flow` creates its flow.
+#: {"type", "version", "seq", "active", "steps": {name: row}, "saved", "palette"}: every step, in dependency
+#: order. `active` is false until the kernel's first `%%step` or `%flow` creates its flow; `palette` is
+#: {state: [fill, text]}, the widget's colours, so the badges need no table of their own.
 SNAPSHOT = "snapshot"
 #: {"type", "version", "seq", "steps": {name: row}, "removed": [name], "saved"}: what changed since the
 #: message with `seq - 1`; at most one per 100 ms (the widget's coalescing), and one at each run's end.
@@ -86,9 +87,10 @@ def row(status: StepStatusJSON, cell: str | None) -> StepRowJSON:
     return data
 
 
-def snapshot(seq: int, active: bool, steps: Mapping[str, StepRowJSON], saved: float) -> dict[str, Any]:
+def snapshot(seq: int, active: bool, steps: Mapping[str, StepRowJSON], saved: float,
+             palette: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
     return {"type": SNAPSHOT, "version": VERSION, "seq": seq, "active": active, "steps": dict(steps),
-            "saved": saved}
+            "saved": saved, "palette": {state: list(colours) for state, colours in palette.items()}}
 
 
 def update(seq: int, steps: Mapping[str, StepRowJSON], removed: list[str], saved: float) -> dict[str, Any]:

@@ -131,7 +131,9 @@ class LabComms:
         return rows, self._saved
 
     def _snapshot(self) -> dict[str, Any]:
-        return labcomm.snapshot(self.seq, self._flow is not None, self._sent, self._saved)
+        from ..render.palette import STATE_COLORS
+
+        return labcomm.snapshot(self.seq, self._flow is not None, self._sent, self._saved, STATE_COLORS)
 
     def _broadcast_snapshot(self) -> None:
         self._send_all(self._snapshot())

@@ -91,6 +91,7 @@ def test_snapshot_then_coalesced_rows_with_cell_ids(comm_kernel: CommKernel) -> 
     k.wait_for(lambda: bool(k.messages[comm]), "the snapshot")
     first = k.messages[comm][0]
     assert first["type"] == labcomm.SNAPSHOT and first["active"] is False and first["steps"] == {}
+    assert first["palette"]["failed"] == ["#ef4444", "#ffffff"]  # the widget's colours (render/palette.py)
 
     k.execute("%%step load\nimport time\nfor i in range(30):\n    time.sleep(0.01)\nraw = 1", cell_id="cell-load")
     k.execute("%%step broken --after load\nraise ValueError('no good\\nsecond line')", cell_id="cell-broken")
