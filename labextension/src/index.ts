@@ -33,7 +33,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         item: status,
         align: 'left',
         rank: 4,
-        isActive: () => true
+        isActive: () => status.hasFlow,
+        activeStateChanged: status.activeStateChanged
       });
     }
     tracker.widgetAdded.connect((_, panel) => {

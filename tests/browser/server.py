@@ -40,6 +40,11 @@ def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = Non
         env[f"JUPYTER_{name.upper()}_DIR"] = str(folder)
     # nbflow's server extension, enabled by the file the wheel installs (a source checkout has not installed it)
     shutil.copytree(REPO / "jupyter-config", base / "config", dirs_exist_ok=True)
+    # the JupyterLab extension, where the build puts it (`pip install -e .` builds it; the wheel installs it)
+    built = REPO / "nbflow" / "labextension"
+    if built.is_dir():
+        (base / "data" / "labextensions").mkdir()
+        os.symlink(built, base / "data" / "labextensions" / "jupyter-nbflow")
     labconfig = base / "config" / "labconfig"
     labconfig.mkdir()
     (labconfig / "page_config.json").write_text(
