@@ -27,7 +27,10 @@ export class CellBadges {
 
   dispose(): void {
     this._model.changed.disconnect(this._render, this);
-    this._panel.content.model?.cells.changed.disconnect(this._scheduleRender, this);
+    this._panel.content.model?.cells.changed.disconnect(
+      this._scheduleRender,
+      this
+    );
     this._panel.content.modelChanged.disconnect(this._scheduleRender, this);
   }
 

@@ -53,7 +53,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     tracker.currentChanged.connect((_, panel) => {
-      status.follow(panel ? models.get(panel) ?? null : null);
+      status.follow(panel ? (models.get(panel) ?? null) : null);
     });
   }
 };

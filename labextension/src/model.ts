@@ -74,7 +74,11 @@ export class FlowModel {
   }
 
   private _onStatus(_: Kernel.IKernelConnection, status: Kernel.Status): void {
-    if (status === 'restarting' || status === 'autorestarting' || status === 'starting') {
+    if (
+      status === 'restarting' ||
+      status === 'autorestarting' ||
+      status === 'starting'
+    ) {
       this._closeComm();
       this._setState(emptyState());
       this._openWhenIdle = true;
@@ -84,7 +88,10 @@ export class FlowModel {
     }
   }
 
-  private _onConnection(_: Kernel.IKernelConnection, status: Kernel.ConnectionStatus): void {
+  private _onConnection(
+    _: Kernel.IKernelConnection,
+    status: Kernel.ConnectionStatus
+  ): void {
     if (status === 'connected') {
       if (this._comm) {
         this._comm.send(protocol.requestSnapshot());
@@ -94,11 +101,15 @@ export class FlowModel {
     }
   }
 
-  private _onIOPub(_: Kernel.IKernelConnection, msg: KernelMessage.IIOPubMessage): void {
+  private _onIOPub(
+    _: Kernel.IKernelConnection,
+    msg: KernelMessage.IIOPubMessage
+  ): void {
     if (this._comm || msg.header.msg_type !== 'execute_input') {
       return;
     }
-    const code = (msg.content as KernelMessage.IExecuteInputMsg['content']).code;
+    const code = (msg.content as KernelMessage.IExecuteInputMsg['content'])
+      .code;
     if (LOADS_NBFLOW.test(code)) {
       this._openWhenIdle = true; // opened at the next idle, once the cell has loaded it
     }

@@ -10,7 +10,6 @@ export class FlowStatus extends Widget {
   constructor() {
     super();
     this.addClass('jp-nbflow-status');
-
   }
 
   /** Follow `model` (the current notebook's), or nothing. */
