@@ -3,8 +3,10 @@
  *
  * Opens the comm when the kernel is ready (notebook opened, page reloaded,
  * kernel restarted or changed, connection back) and after a cell that loads
- * nbflow ran. A kernel without nbflow closes the comm at once: the state stays
- * empty, so nothing is shown and nothing is logged.
+ * nbflow ran; and takes the comm a kernel opens itself at `%load_ext nbflow`
+ * (its snapshot in the open's data), which comes at once where our own open
+ * would wait behind every cell of a Run All. A kernel without nbflow closes
+ * our comm at once: the state stays empty, nothing is shown, nothing logged.
  */
 
 import { ISessionContext } from '@jupyterlab/apputils';
@@ -53,6 +55,7 @@ export class FlowModel {
     if (!kernel) {
       return;
     }
+    kernel.registerCommTarget(protocol.TARGET, this._onKernelComm);
     kernel.statusChanged.connect(this._onStatus, this);
     kernel.connectionStatusChanged.connect(this._onConnection, this);
     kernel.iopubMessage.connect(this._onIOPub, this);
@@ -66,6 +69,9 @@ export class FlowModel {
   private _unwatch(): void {
     const kernel = this._kernel;
     if (kernel) {
+      if (!kernel.isDisposed) {
+        kernel.removeCommTarget(protocol.TARGET, this._onKernelComm);
+      }
       kernel.statusChanged.disconnect(this._onStatus, this);
       kernel.connectionStatusChanged.disconnect(this._onConnection, this);
       kernel.iopubMessage.disconnect(this._onIOPub, this);
@@ -115,21 +121,45 @@ export class FlowModel {
     }
   }
 
-  private _open(): void {
-    const kernel = this._kernel;
-    if (!kernel || this._comm || kernel.isDisposed) {
-      return;
+  /** The kernel opened a comm (`%load_ext nbflow`): use it, unless one is open already. */
+  private _onKernelComm = (
+    comm: Kernel.IComm,
+    msg: KernelMessage.ICommOpenMsg
+  ): void => {
+    if (this._comm && this._heard) {
+      return; // left open: another tab on this kernel may be using it
     }
-    const comm = kernel.createComm(protocol.TARGET);
+    const pending = this._comm;
+    this._openWhenIdle = false;
+    this._use(comm);
+    if (pending && !pending.isDisposed) {
+      pending.close(); // our own open, still queued behind the cells: the kernel closes it after opening it
+    }
+    this._receive(msg.content.data as unknown as protocol.KernelMessage);
+  };
+
+  private _use(comm: Kernel.IComm): void {
     this._comm = comm;
+    this._heard = false;
     comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => {
-      this._receive(msg.content.data as unknown as protocol.KernelMessage);
+      if (this._comm === comm) {
+        this._receive(msg.content.data as unknown as protocol.KernelMessage);
+      }
     };
     comm.onClose = () => {
       if (this._comm === comm) {
         this._comm = null; // a kernel without nbflow, or `%unload_ext nbflow`
       }
     };
+  }
+
+  private _open(): void {
+    const kernel = this._kernel;
+    if (!kernel || this._comm || kernel.isDisposed) {
+      return;
+    }
+    const comm = kernel.createComm(protocol.TARGET);
+    this._use(comm);
     try {
       comm.open(protocol.hello());
     } catch (reason) {
@@ -151,6 +181,7 @@ export class FlowModel {
 
   private _receive(message: protocol.KernelMessage): void {
     this.received += 1;
+    this._heard = true;
     const start = performance.now();
     const { state, resync } = reduce(this._state, message);
     if (resync && this._comm) {
@@ -174,6 +205,8 @@ export class FlowModel {
   private _kernel: Kernel.IKernelConnection | null = null;
   private _comm: Kernel.IComm | null = null;
   private _openWhenIdle = false;
+  /** the current comm has brought a message (so it is not a kernel's refusal still to come) */
+  private _heard = false;
   private _state: IFlowState = emptyState();
   private _changed = new Signal<this, IFlowState>(this);
 }

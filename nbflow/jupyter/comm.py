@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core import labcomm
+from ..core.protocol import BATCH
 
 if TYPE_CHECKING:
     from ..core.flow import Flow
@@ -47,11 +48,24 @@ class LabComms:
             comm.send(labcomm.error(str(problem)))
             comm.close()
             return
+        with self._lock:
+            self._keep(comm)
+            comm.send(self._snapshot())
+
+    def announce(self) -> None:
+        """Open a comm from the kernel, its snapshot as the open's data: `%load_ext nbflow` in a kernel the
+        front end already asked (and that had no target then). Its own HELLO would wait behind every queued
+        cell of a Run All; this reaches it at once."""
+        from comm import create_comm
+
+        with self._lock:
+            comm = create_comm(target_name=labcomm.TARGET, data=self._snapshot())
+            self._keep(comm)
+
+    def _keep(self, comm: Any) -> None:
         comm.on_msg(lambda message: self._on_msg(comm, message))
         comm.on_close(lambda _message: self._forget(comm))
-        with self._lock:
-            self._comms[comm.comm_id] = comm
-            comm.send(self._snapshot())
+        self._comms[comm.comm_id] = comm
 
     def _on_msg(self, comm: Any, msg: dict[str, Any]) -> None:
         try:
@@ -170,6 +184,11 @@ def register(shell: Any) -> None:
     if _COMMS is None:
         _COMMS = LabComms()
     manager.register_target(labcomm.TARGET, _COMMS.open)
+    try:
+        if not BATCH.read():  # a batch run has no front end to tell
+            _COMMS.announce()
+    except Exception as problem:  # no front end to tell: it asks with HELLO when it comes
+        log.debug("nbflow comm not announced: %s", problem)
 
 
 def unregister() -> None:

@@ -32,6 +32,14 @@ def notebooks(lab: Lab) -> Iterator[Lab]:
         "%%step report --after slow\ntotal = sum(rows)",
         "print('a plain cell')",
     ], ids=["c-ext", "c-load", "c-slow", "c-broken", "c-report", "c-plain"])
+    _write(lab.root / "moves.ipynb", [
+        "%load_ext nbflow",
+        "%%step a\nx = 1",
+        "%%step b\nimport time\ntime.sleep(0.5)\ny = 2",
+        "%%step scratch\ns = 1",
+        "import time\ntime.sleep(2)\nfrom nbflow.jupyter.extension import kernel_flow\n"
+        "kernel_flow().flow.remove('scratch')",
+    ], ids=["m-ext", "m-a", "m-b", "m-scratch", "m-remove"])
     _write(lab.root / "plain.ipynb", ["x = 1", "print('no nbflow here, but the word nbflow')"])
     yield lab
 
@@ -55,7 +63,7 @@ def test_badges_go_running_to_succeeded_and_failed_live_and_come_back_after_a_re
     open_notebook(page, notebooks, "badges.ipynb")
     assert page.locator(BADGE).count() == 0  # nothing before the kernel has nbflow
     run_all(page)
-    _wait_badge(page, "slow", "running")  # seen while it sleeps: the badge is live
+    _wait_badge(page, "slow", "running", timeout=20_000)  # seen while it sleeps (3 s): the badge is live
     assert page.locator(".jp-nbflow-status").inner_text().startswith("nbflow: 1 running")
     _wait_badge(page, "slow", "succeeded")
     _wait_badge(page, "report", "succeeded")
@@ -76,6 +84,44 @@ def test_badges_go_running_to_succeeded_and_failed_live_and_come_back_after_a_re
     _wait_badge(page, "report", "succeeded")
     assert page.locator(BADGE).count() == 4
     assert errors == [], errors
+
+
+def _steps_shown(page: Any) -> list[str | None]:
+    """The step of each cell's badge, in cell order (None: no badge)."""
+    return list(page.eval_on_selector_all(
+        f"{PANEL} .jp-Cell",
+        "cells => cells.map(c => { const b = c.querySelector(':scope > .jp-nbflow-badge');"
+        " return b ? b.dataset.step : null; })"))
+
+
+@pytest.mark.timeout(240)
+def test_badges_follow_moved_cells_leave_with_their_step_and_say_restored_after_a_restart(
+        page: Any, notebooks: Lab) -> None:
+    open_notebook(page, notebooks, "moves.ipynb")
+    run_all(page)
+    _wait_badge(page, "scratch", "succeeded")
+    page.wait_for_function(  # the last cell removes the step: its badge goes
+        "sel => ![...document.querySelectorAll(sel)].some(n => n.dataset.step === 'scratch')", arg=BADGE)
+    _wait_badge(page, "b", "succeeded")
+    assert _steps_shown(page) == [None, "a", "b", None, None]
+    # move b's cell up: the badge goes with its cell
+    page.locator(f"{PANEL} .jp-Cell").nth(2).locator(".jp-InputArea-editor").click()
+    page.locator(f"{PANEL} .jp-Cell").nth(2).locator("[data-command='notebook:move-cell-up']").click()
+    page.wait_for_function(
+        "([sel]) => { const c = document.querySelectorAll(sel);"
+        " return c[1] && c[1].querySelector(':scope > .jp-nbflow-badge')?.dataset.step === 'b'; }",
+        arg=[f"{PANEL} .jp-Cell"])
+    assert _steps_shown(page) == [None, "b", "a", None, None]
+    # restart the kernel and run all: the comm is opened again, and the badges say restored
+    page.click(f"{PANEL} .jp-Cell")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Run All Cells").first.click()
+    page.locator(".jp-Dialog .jp-mod-accept").first.click()
+    _wait_badge(page, "a", "restored", timeout=90_000)
+    _wait_badge(page, "b", "restored", timeout=90_000)
+    text = page.locator(f"{BADGE}[data-step='b']").inner_text()
+    assert text.startswith("restored · saved "), text
+    save_screenshot(page, "badges-restored.png")
 
 
 @pytest.mark.timeout(180)

@@ -27,6 +27,7 @@ class CommKernel(Kernel):
     def __init__(self, cwd: Path) -> None:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.closed: set[str] = set()
+        self.announced: list[str] = []  # comms the kernel opened to the `nbflow` target
         super().__init__(cwd)
 
     def _track_widgets(self, msg: dict[str, Any]) -> None:
@@ -35,6 +36,9 @@ class CommKernel(Kernel):
             self.messages[content["comm_id"]].append(content["data"])
         elif msg["msg_type"] == "comm_close" and content.get("comm_id") in self.messages:
             self.closed.add(content["comm_id"])
+        elif msg["msg_type"] == "comm_open" and content.get("target_name") == labcomm.TARGET:
+            self.announced.append(content["comm_id"])
+            self.messages[content["comm_id"]] = [content["data"]]
         super()._track_widgets(msg)
 
     def open_comm(self, data: dict[str, Any] | None = None) -> str:
@@ -138,8 +142,15 @@ def test_a_kernel_without_nbflow_closes_the_comm_then_load_ext_answers(comm_kern
     k.wait_for(lambda: early in k.closed, "the kernel closing a comm to an unknown target")
     assert k.messages[early] == []
     assert k.execute("1 + 1").status == "ok"  # nothing broke
-    # `%load_ext nbflow` in the open kernel: the front end asks again and is answered
+    # `%load_ext nbflow` in the open kernel: it opens a comm itself, its snapshot as the open's data
+    # (a front end's HELLO would wait behind every cell a Run All queued), and follows the flow on it
     k.execute("%load_ext nbflow")
+    assert len(k.announced) == 1
+    announced = k.announced[0]
+    assert k.messages[announced][0]["type"] == labcomm.SNAPSHOT
+    k.execute("%%step a\nx = 1", cell_id="cell-a")
+    k.wait_for(lambda: fold(k.messages[announced])[0].get("a", {}).get("state") == "succeeded", "a on it")
+    # and a front end that asks is answered too
     late = k.open_comm()
     k.wait_for(lambda: bool(k.messages[late]), "the snapshot after %load_ext")
     assert k.messages[late][0]["type"] == labcomm.SNAPSHOT
