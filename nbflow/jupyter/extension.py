@@ -10,6 +10,8 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .comm import lab_comms, register, unregister
+
 if TYPE_CHECKING:
     from .kernel_flow import KernelFlow
 
@@ -26,6 +28,9 @@ def kernel_flow() -> KernelFlow:
         if _SHELL is None:
             raise RuntimeError("nbflow is not loaded: run %load_ext nbflow")
         _ACTIVE = KernelFlow(_SHELL)
+        comms = lab_comms()
+        if comms is not None:  # the JupyterLab extension's badges follow this flow (docs/guide/jupyterlab.md)
+            comms.attach(_ACTIVE.flow)
     return _ACTIVE
 
 
@@ -47,6 +52,7 @@ def load(shell: Any) -> None:
 
     _SHELL = shell
     shell.register_magics(FlowMagics(shell, kernel_flow))
+    register(shell)  # the `nbflow` comm target: a front end asking now gets its snapshot
     # Displaying a Flow (Python API) shows its live graph; registered by name so
     # nothing heavy is imported until a Flow is actually displayed.
     formatter = shell.display_formatter.ipython_display_formatter
@@ -65,6 +71,7 @@ def _display_flow(flow: Any) -> None:
 def unload(shell: Any) -> None:
     """`%unload_ext nbflow`: cancel running steps, stop threads, restore streams."""
     global _ACTIVE, _SHELL
+    unregister()
     if _ACTIVE is not None:
         with contextlib.suppress(Exception):
             _ACTIVE.close()

@@ -1,7 +1,8 @@
 """A throwaway JupyterLab server: the browser tests' fixture and `bench/output.py --browser` both use it.
 
 Config, data and runtime folders are fresh beside `root`, the announcements
-pop-up is off, and nbflow's own environment variables are not inherited.
+pop-up is off, nbflow's server extension is enabled as an installed package enables it, and nbflow's
+own environment variables are not inherited.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +19,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -34,6 +38,13 @@ def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = Non
         folder = base / name
         folder.mkdir()
         env[f"JUPYTER_{name.upper()}_DIR"] = str(folder)
+    # nbflow's server extension, enabled by the file the wheel installs (a source checkout has not installed it)
+    shutil.copytree(REPO / "jupyter-config", base / "config", dirs_exist_ok=True)
+    # the JupyterLab extension, where the build puts it (`pip install -e .` builds it; the wheel installs it)
+    built = REPO / "nbflow" / "labextension"
+    if built.is_dir():
+        (base / "data" / "labextensions").mkdir()
+        os.symlink(built, base / "data" / "labextensions" / "jupyter-nbflow")
     labconfig = base / "config" / "labconfig"
     labconfig.mkdir()
     (labconfig / "page_config.json").write_text(

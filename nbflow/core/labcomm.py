@@ -1,0 +1,106 @@
+"""What the JupyterLab extension and the kernel say over the `nbflow` comm (protocol version 1).
+
+The kernel side (`nbflow.jupyter.comm`) and the browser side
+(`labextension/src/protocol.ts`) both name every message from here; the
+contract is written out in docs/guide/jupyterlab.md ("The comm protocol").
+Each message is a JSON object with a `type`; a step travels as a *row*: its
+summary status (`StepStatus.to_json(detail=False)`, the widget's rows) plus
+the id of the cell that defined it, so a badge can find its cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import NbflowError
+from .status import StepStatusJSON
+
+#: The comm target the kernel registers at `%load_ext nbflow`.
+TARGET = "nbflow"
+#: The protocol version this nbflow speaks. A front end reads `version` in every kernel message and
+#: ignores messages of a version it does not know (a newer kernel), showing nothing rather than guessing.
+VERSION = 1
+
+# -- front end -> kernel --------------------------------------------------------
+
+#: comm_open data: {"type": "hello", "version": 1}. Answered with a SNAPSHOT on that comm.
+HELLO = "hello"
+#: {"type": "request_snapshot"}: answered with a SNAPSHOT (after a gap in `seq`, say).
+REQUEST_SNAPSHOT = "request_snapshot"
+
+# -- kernel -> front end --------------------------------------------------------
+
+#: {"type", "version", "seq", "active", "steps": {name: row}, "saved", "palette"}: every step, in dependency
+#: order. `active` is false until the kernel's first `%%step` or `%flow` creates its flow; `palette` is
+#: {state: [fill, text]}, the widget's colours, so the badges need no table of their own.
+SNAPSHOT = "snapshot"
+#: {"type", "version", "seq", "steps": {name: row}, "removed": [name], "saved"}: what changed since the
+#: message with `seq - 1`; at most one per 100 ms (the widget's coalescing), and one at each run's end.
+UPDATE = "update"
+#: {"type", "version", "message"}: a request the kernel could not take (one line).
+ERROR = "error"
+#: {"type", "version"}: `%unload_ext nbflow`; the kernel closes the comm after it.
+BYE = "bye"
+
+FRONT_END_MESSAGES = (HELLO, REQUEST_SNAPSHOT)
+KERNEL_MESSAGES = (SNAPSHOT, UPDATE, ERROR, BYE)
+
+
+class StepRowJSON(StepStatusJSON, total=False):
+    """A step as the extension receives it: the summary status, and `cell` when the kernel knows it."""
+
+    cell: str
+
+
+class LabCommError(NbflowError, ValueError):
+    """A message on the `nbflow` comm that the kernel cannot take."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A front end's message, checked: its type and (for HELLO) the version it speaks."""
+
+    type: str
+    version: int = VERSION
+
+
+def parse_request(data: Any) -> Request:
+    """The front end's message; anything else is a one-line LabCommError naming the problem."""
+    if not isinstance(data, Mapping):
+        raise LabCommError(f"nbflow comm: expected a JSON object, got {type(data).__name__}")
+    kind = data.get("type")
+    if kind not in FRONT_END_MESSAGES:
+        raise LabCommError(f"nbflow comm: unknown message type {kind!r} (expected one of {FRONT_END_MESSAGES})")
+    version = data.get("version", VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise LabCommError(f"nbflow comm: version must be a whole number >= 1, got {version!r}")
+    return Request(str(kind), version)
+
+
+def row(status: StepStatusJSON, cell: str | None) -> StepRowJSON:
+    """One step's row: its summary status with the cell id added."""
+    data: StepRowJSON = {**status}
+    if cell:
+        data["cell"] = cell
+    return data
+
+
+def snapshot(seq: int, active: bool, steps: Mapping[str, StepRowJSON], saved: float,
+             palette: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    return {"type": SNAPSHOT, "version": VERSION, "seq": seq, "active": active, "steps": dict(steps),
+            "saved": saved, "palette": {state: list(colours) for state, colours in palette.items()}}
+
+
+def update(seq: int, steps: Mapping[str, StepRowJSON], removed: list[str], saved: float) -> dict[str, Any]:
+    return {"type": UPDATE, "version": VERSION, "seq": seq, "steps": dict(steps), "removed": removed,
+            "saved": saved}
+
+
+def error(message: str) -> dict[str, Any]:
+    return {"type": ERROR, "version": VERSION, "message": message}
+
+
+def bye() -> dict[str, Any]:
+    return {"type": BYE, "version": VERSION}
