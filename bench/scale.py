@@ -64,7 +64,7 @@ for i in range(n):
         deps.append([f"s{j}" for j in rng.sample(pool, min(len(pool), rng.randint(1, 3)))])
 
 
-def build(count):
+def build(count, tag):
     folder = tempfile.mkdtemp(prefix="nbflow-scale-")
     store = open_store(folder, flow_name="scale") if with_store else None
     flow = Flow(cache=store)
@@ -72,11 +72,11 @@ def build(count):
         flow.subscribe(store.manifest)
     started = time.perf_counter()
     for i in range(count):
-        flow.add(f"s{i}", f"pass  # step {i}", after=deps[i])
+        flow.add(f"s{i}", f"pass  # {tag} {i}", after=deps[i])  # new code each flow: no analysis cached
     return flow, store, folder, time.perf_counter() - started
 
 
-warm, warm_store, _, _ = build(min(n, 200))  # first calls (imports, caches) are not what is measured
+warm, warm_store, _, _ = build(min(n, 200), "warm-up")  # first calls (imports, caches) are not what is measured
 warm.close()
 defines = []
 for attempt in range(3):  # the median of three fresh flows; the last one is run
@@ -86,7 +86,7 @@ for attempt in range(3):  # the median of three fresh flows; the last one is run
             store.close()
         del flow, store
         gc.collect()
-    flow, store, folder, seconds = build(n)
+    flow, store, folder, seconds = build(n, f"flow {attempt}")
     defines.append(seconds)
 define_s = statistics.median(defines)
 started = time.perf_counter()
