@@ -189,27 +189,17 @@ class Graph:
                 raise UnknownStepError(dep, needed_by=name, known=known)
         if old is None:
             seq = self._next
-            dependents = self._dependents.mutate()
-            for dep in deps:
-                dependents[dep] = self._dependents.get(dep, _EMPTY_CHILDREN).set(name, seq)
-            return self._derive(self._nodes.set(name, _Node(seq, spec)), dependents.finish(),
+            return self._derive(self._nodes.set(name, _Node(seq, spec)),
+                                _relink(self._dependents, name, seq, frozenset(), frozenset(deps)),
                                 self._by_seq.set(seq, name), seq + 1, self._back,
-                                self._rebind(name, seq, frozenset(), spec.outputs))
+                                _relink(self._producers, name, seq, frozenset(), spec.outputs))
         self._check_no_cycle(spec)
         seq = old.seq
-        old_deps, new_deps = set(old.spec.deps), set(deps)
-        dependents = self._dependents.mutate()
-        for dep in old_deps - new_deps:
-            children = dependents[dep].delete(name)
-            if children:
-                dependents[dep] = children
-            else:
-                del dependents[dep]
-        for dep in new_deps - old_deps:
-            dependents[dep] = dependents.get(dep, _EMPTY_CHILDREN).set(name, seq)
         back = self._back - self._back_edges(old.spec) + self._back_edges(spec)
-        return self._derive(self._nodes.set(name, _Node(seq, spec)), dependents.finish(), self._by_seq,
-                            self._next, back, self._rebind(name, seq, old.spec.outputs, spec.outputs))
+        return self._derive(self._nodes.set(name, _Node(seq, spec)),
+                            _relink(self._dependents, name, seq, frozenset(old.spec.deps), frozenset(deps)),
+                            self._by_seq, self._next, back,
+                            _relink(self._producers, name, seq, old.spec.outputs, spec.outputs))
 
     def without_step(self, name: str) -> Graph:
         """This graph minus `name`; refused while other steps depend on it."""
@@ -218,16 +208,10 @@ class Graph:
             raise UnknownStepError(name, known=list(self._definition_order()))
         if self.dependents(name):
             raise DependentsError(name, self.dependents(name))
-        dependents = self._dependents.mutate()
-        for dep in set(node.spec.deps):
-            children = dependents[dep].delete(name)
-            if children:
-                dependents[dep] = children
-            else:
-                del dependents[dep]
-        return self._derive(self._nodes.delete(name), dependents.finish(), self._by_seq.delete(node.seq),
-                            self._next, self._back - self._back_edges(node.spec),
-                            self._rebind(name, node.seq, node.spec.outputs, frozenset()))
+        return self._derive(self._nodes.delete(name),
+                            _relink(self._dependents, name, node.seq, frozenset(node.spec.deps), frozenset()),
+                            self._by_seq.delete(node.seq), self._next, self._back - self._back_edges(node.spec),
+                            _relink(self._producers, name, node.seq, node.spec.outputs, frozenset()))
 
     # -- internals -----------------------------------------------------------
 
@@ -236,21 +220,6 @@ class Graph:
         graph = Graph.__new__(Graph)
         graph._init(nodes, dependents, by_seq, next_seq, back, producers)
         return graph
-
-    def _rebind(self, name: str, seq: int, old: frozenset[str], new: frozenset[str]) -> Map[str, Map[str, int]]:
-        """The producers index with `name` binding `new` instead of `old`."""
-        if old == new:
-            return self._producers
-        producers = self._producers.mutate()
-        for variable in old - new:
-            steps = producers[variable].delete(name)
-            if steps:
-                producers[variable] = steps
-            else:
-                del producers[variable]
-        for variable in new - old:
-            producers[variable] = producers.get(variable, _EMPTY_CHILDREN).set(name, seq)
-        return producers.finish()
 
     def _back_edges(self, spec: StepSpec) -> int:
         seq = self._nodes[spec.name].seq
@@ -341,6 +310,27 @@ class Graph:
                 seen.add(node)
                 frontier.extend(nexts(node))
         return seen
+
+
+def _relink(index: Map[str, Map[str, int]], name: str, seq: int, old: frozenset[str], new: frozenset[str]
+            ) -> Map[str, Map[str, int]]:
+    """`index` (key -> steps, with their sequence numbers) with `name` under the keys `new` instead of `old`.
+
+    The one update behind both indexes: dependents (a dependency -> the steps
+    after it) and producers (a variable -> the steps that bind it).
+    """
+    if old == new:
+        return index
+    changed = index.mutate()
+    for key in old - new:
+        steps = changed[key].delete(name)
+        if steps:
+            changed[key] = steps
+        else:
+            del changed[key]
+    for key in new - old:
+        changed[key] = changed.get(key, _EMPTY_CHILDREN).set(name, seq)
+    return changed.finish()
 
 
 def dependency_order(specs: Iterable[StepSpec]) -> list[StepSpec]:

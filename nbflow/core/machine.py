@@ -246,11 +246,11 @@ class StateMachine:
                 table.record(name, value, found)
             else:
                 table.forget([name])
-            readers = self._readers.get(name)
-            for reader in list(readers or ()):
+            readers = self._readers.get(name, set())
+            for reader in list(readers):
                 other = self._steps.get(reader)
                 if other is None or name not in other.inputs:
-                    readers.discard(reader)  # type: ignore[union-attr]
+                    readers.discard(reader)
                 elif found is None:
                     del other.inputs[name]
                 else:

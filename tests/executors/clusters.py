@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from distributed import Client, LocalCluster
@@ -16,6 +17,16 @@ def local_cluster(workers: int = 2) -> LocalCluster:
     """Worker processes (`processes=True`), so a worker can be killed; one thread each."""
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                         silence_logs=logging.ERROR)
+
+
+@contextlib.contextmanager
+def running_cluster(workers: int = 2) -> Iterator[LocalCluster]:
+    """`local_cluster()`, closed afterwards (what the module-scoped `cluster` fixtures yield)."""
+    found = local_cluster(workers)
+    try:
+        yield found
+    finally:
+        found.close()
 
 
 def poll(condition: Callable[[], Any], timeout: float = 30.0, what: str = "the condition") -> Any:

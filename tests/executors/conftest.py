@@ -7,16 +7,13 @@ from collections.abc import Iterator
 import pytest
 from distributed import Client, LocalCluster
 
-from .clusters import local_cluster
+from .clusters import running_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    found = local_cluster()
-    try:
+    with running_cluster() as found:
         yield found
-    finally:
-        found.close()
 
 
 @pytest.fixture(scope="module")

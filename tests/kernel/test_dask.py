@@ -16,18 +16,15 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster
 
-from tests.executors.clusters import local_cluster, poll
+from tests.executors.clusters import poll, running_cluster
 
 from .conftest import Kernel
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    found = local_cluster()
-    try:
+    with running_cluster() as found:
         yield found
-    finally:
-        found.close()
 
 
 @pytest.fixture(scope="module")
