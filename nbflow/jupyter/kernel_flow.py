@@ -197,7 +197,7 @@ class KernelFlow:
                 self.flow.wait(*steps, timeout=timeout)
         finally:
             for sink in self.sinks.values():
-                sink.flush()
+                sink.resend()
                 sink.publish_static()
             self._publish_graph()
 

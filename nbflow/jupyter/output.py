@@ -59,6 +59,7 @@ class StepSink:
         self._widget: Any = None
         self._display_id: str | None = None
         self._dirty = False  # displays appended since the last sync
+        self._sent = False  # widget state sent since the last `resend`
         #: per failed attempt: the outputs that fold into one line on success, and that line
         self._attempts: dict[int, tuple[list[dict[str, Any]], str]] = {}
         self._tracebacks: dict[int, str] = {}
@@ -253,6 +254,21 @@ class StepSink:
         widget = self._widget
         if widget is not None:
             widget.outputs = tuple(dict(o) for o in self.outputs)
+            self._sent = True
+
+    def resend(self) -> None:
+        """Send the widget's state again if it changed since the last resend.
+
+        A batch runner (nbclient) records a widget update only if it arrives
+        while the cell it is attributed to runs; an update sent from a step's
+        thread between two cells is attributed to the cell that just ended and
+        dropped. Sent again while `%flow wait` runs, the final state is kept.
+        """
+        self.flush()
+        with self._lock:
+            widget, sent, self._sent = self._widget, self._sent, False
+        if sent and widget is not None and getattr(widget, "comm", None) is not None:
+            widget.send_state("outputs")
 
     def text(self) -> str:
         """What the live view shows, as plain text (head, marker and tail): tests, batch summaries, details."""

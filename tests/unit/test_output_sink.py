@@ -291,3 +291,34 @@ def test_displays_are_sent_with_the_next_flush(sink: StepSink, timer: Timer) -> 
     assert widget.outputs == () and [d for d, _ in timer.calls] == [FLUSH_SECONDS]
     timer.fire()
     assert len(widget.outputs) == len(sink.outputs) < 300 and sink.hidden_displays > 0
+
+
+class SendingOutput(FakeOutput):
+    """An Output that records explicit state sends, as a comm would carry them."""
+
+    comm = object()
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[dict[str, Any], ...]]] = []
+
+    def send_state(self, key: str) -> None:
+        self.sent.append((key, self.outputs))
+
+    def close(self) -> None:
+        pass
+
+
+def test_resend_sends_a_changed_state_once_and_flushes_pending_text_first(sink: StepSink) -> None:
+    """`%flow wait` re-sends each changed step widget: a batch runner that dropped an
+    update sent between two cells still records the final state."""
+    widget = SendingOutput()
+    sink.attach(widget)
+    sink.resend()
+    assert widget.sent == []  # nothing changed since attach
+    sink.note("✓ load succeeded")
+    sink.write("stdout", "tail")  # pending until the next flush
+    sink.resend()
+    assert [key for key, _ in widget.sent] == ["outputs"]
+    assert [o.get("text") for o in widget.sent[0][1]][-1] == "tail"
+    sink.resend()
+    assert len(widget.sent) == 1  # unchanged since the last resend: not sent again
