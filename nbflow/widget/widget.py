@@ -4,6 +4,12 @@ The kernel lays the graph out with Graphviz only when steps are added or
 removed; state changes send small per-step rows (coalesced, at most one
 update per 100 ms) and the browser recolours the nodes. So a 1,000-step run
 costs a bounded number of comm messages and no repeated layout.
+
+While a flow runs, an update carries only the rows of the steps whose events
+arrived since the last one (a custom message the views merge); the `steps`
+trait, which a reloaded page and a saved notebook read, gets the whole table
+when the flow finishes, when a view says hello and when the graph changes.
+So an update costs what changed, not the size of the flow.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..core import events as ev
 from ..core.flow import Flow
 from ..core.graph import Graph
 from ..core.protocol import PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
@@ -61,11 +68,16 @@ class FlowWidget(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._graph: Graph | None = None
         self._sent: dict[str, StepStatusJSON] = {}
+        #: steps whose events arrived since the last update; None: send the whole table
+        self._changed: set[str] | None = None
+        self._changed_lock = threading.Lock()
+        self._saved_by: dict[str, float] = {}
+        self._deltas = False  # rows sent as deltas since the trait last got the whole table
         #: comm updates sent for state changes (tests and bench/widget.py count them)
         self.updates = 0
         self.layouts = 0
         self._coalescer = Coalescer(flow.call_later, self.refresh)
-        self._unsubscribe = flow.subscribe(self._coalescer)
+        self._unsubscribe = flow.subscribe(self._on_event)
         self.on_msg(self._on_message)
         self.observe(self._on_selected, names="selected")
         # Laid out on the layout thread: the static SVG of the display is drawn
@@ -78,6 +90,17 @@ class FlowWidget(anywidget.AnyWidget):
         self._pending_layout.result(timeout)
 
     # -- kernel -> browser ---------------------------------------------------
+
+    def _on_event(self, event: ev.Event) -> None:
+        # Its own lock, not the widget's: events may come from a thread holding the scheduler's,
+        # which a push holding the widget's lock waits for.
+        with self._changed_lock:
+            if self._changed is not None:
+                if isinstance(event, ev.StepEvent):
+                    self._changed.add(event.step)
+                elif isinstance(event, ev.FlowFinished):
+                    self._changed = None  # the final picture: the whole table, exact
+        self._coalescer(event)
 
     def refresh(self) -> None:
         """Send what changed since the last update (and lay out again if the graph did)."""
@@ -112,18 +135,43 @@ class FlowWidget(anywidget.AnyWidget):
         """Send the rows that changed. The statuses are read under the lock, so of two pushes
         racing (the layout thread's and an update's) the later one also sends the newer state."""
         with self._lock:
-            statuses = self._flow.status()
-            rows = step_rows(statuses)
-            if rows == self._sent and not force:
+            with self._changed_lock:
+                changed_names, self._changed = self._changed, set()
+            if force or changed_names is None or not self._sent:
+                self._push_all()
                 return
-            changed = {n for n, row in rows.items() if self._sent.get(n) != row}
-            self._sent = rows
+            if not changed_names:
+                return
+            statuses = self._flow.status(*changed_names)  # a removed step: the relayout sends the table
+            rows = {name: row for name, row in step_rows(statuses).items() if self._sent.get(name) != row}
+            if not rows:
+                return
+            self._sent.update(rows)
+            for name, status in statuses.items():
+                self._saved_by[name] = _saved(status)
             self.updates += 1
-            with self.hold_sync():
-                self.steps = rows
-                self.saved = time_saved(statuses)
-                if self.selected and self.selected in changed:
-                    self.detail = self.describe(self.selected, statuses)
+            saved = round(sum(self._saved_by.values()), 3)
+            self._deltas = True
+            self.send({"rows": rows, "saved": saved})
+            if self.selected and self.selected in rows:
+                self.detail = self.describe(self.selected, statuses)
+
+    def _push_all(self) -> None:
+        """The whole table into the `steps` trait (what new views and saved notebooks read)."""
+        statuses = self._flow.status()
+        rows = step_rows(statuses)
+        self._saved_by = {name: _saved(status) for name, status in statuses.items()}
+        changed = {n for n, row in rows.items() if self._sent.get(n) != row}
+        self._sent = dict(rows)  # deltas update this copy; the trait keeps the table it was sent
+        self.updates += 1
+        resend, self._deltas = self._deltas and rows == self.steps, False
+        with self.hold_sync():
+            self.steps = rows
+            if resend:  # the table is back to what the trait holds, but the views hold deltas over it
+                self.send_state("steps")
+            self.saved = time_saved(statuses)
+            if self.selected and self.selected in changed:
+                self.detail = self.describe(self.selected, statuses)
 
     # -- browser -> kernel ---------------------------------------------------
 
@@ -134,6 +182,8 @@ class FlowWidget(anywidget.AnyWidget):
         action = content.get("action") if isinstance(content, dict) else None
         try:
             if action == "hello":  # a view asks whether a kernel is behind it (widget.js)
+                with self._lock:
+                    self._push_all()  # a view that missed updates (a reloaded page) gets the whole table
                 self.send({"hello": True})
             elif action == "run":
                 pending = [n for n, s in self._flow.status().items() if s.state.value in ("pending", "stale")]
@@ -202,6 +252,10 @@ class FlowWidget(anywidget.AnyWidget):
     def close(self) -> None:
         self._unsubscribe()
         super().close()
+
+
+def _saved(status: StepStatus) -> float:
+    return (status.time_saved or 0.0) if status.source == "restored" else 0.0
 
 
 def static_bundle(flow: Flow) -> dict[str, Any]:

@@ -55,6 +55,7 @@ class Kernel:
         self.client.wait_for_ready(timeout=60)
         self.widgets: dict[str, dict[str, Any]] = {}
         self.comm_msgs: dict[str, int] = {}  # comm_msg count per widget (batched updates are counted)
+        self.deltas: dict[str, list[dict[str, Any]]] = {}  # the graph widget's row deltas, per widget
         self.cwd = cwd
 
     def execute(self, code: str, timeout: float = 60, cell_id: str | None = None) -> Reply:
@@ -132,6 +133,9 @@ class Kernel:
         state = data.get("state")
         if state:
             self.widgets.setdefault(msg["content"]["comm_id"], {}).update(state)
+        content = data.get("content") if data.get("method") == "custom" else None
+        if isinstance(content, dict) and "rows" in content:  # the graph widget's row deltas, as widget.js merges them
+            self.deltas.setdefault(msg["content"]["comm_id"], []).append(content["rows"])
 
     def widget_outputs(self, model_id: str) -> list[dict[str, Any]]:
         """The nbformat outputs an Output widget shows (error outputs keep their traceback lines)."""

@@ -104,6 +104,41 @@ def test_thousand_steps_send_a_bounded_number_of_messages(kernel: Kernel) -> Non
     assert int(updates) <= bound and int(layouts) == 1
     rows = kernel.widgets[model_id]["steps"]
     assert len(rows) == 1000 and all(row["state"] == "succeeded" for row in rows.values())
+    # While it ran, updates carried only the rows that changed, not the whole table each time.
+    deltas = kernel.deltas.get(model_id, [])
+    assert deltas and sum(len(d) for d in deltas) < 1000 * len(deltas)
+    assert all(set(d) <= set(rows) for d in deltas)
+
+
+def test_row_deltas_merged_over_the_table_give_the_final_table(kernel: Kernel) -> None:
+    """What a view shows mid-run (the table it had plus every delta) is each step's latest row;
+    the whole table comes when the flow finishes."""
+    code = (
+        "import threading\nfrom nbflow import Flow\nfrom nbflow.widget import flow_widget\n"
+        "from IPython.display import display\n"
+        "gate = threading.Event()\nf = Flow({'gate': gate})\n"
+        "f.add('first', 'a = 1')\n"
+        "f.add('hold', 'gate.wait(30)\\nb = a + 1', after=['first'])\n"
+        "f.add('last', 'c = b + 1', after=['hold'])\n"
+        "w = flow_widget(f)\ndisplay(w)\nw.wait_layout(30)\nf.run()\n"
+    )
+    reply = kernel.execute(code, timeout=60)
+    assert reply.status == "ok", reply.error
+    model_id = _widget_output(reply)[WIDGET]["model_id"]
+
+    def merged() -> dict[str, Any]:
+        rows = dict(kernel.widgets.get(model_id, {}).get("steps", {}))
+        for delta in kernel.deltas.get(model_id, []):
+            rows.update(delta)
+        return rows
+
+    kernel.wait_widget(model_id, lambda _m: merged().get("hold", {}).get("state") == "running")
+    assert merged()["first"]["state"] == "succeeded" and merged()["last"]["state"] in ("pending", "waiting")
+    assert kernel.widgets[model_id]["steps"]["hold"]["state"] != "running"  # it came as a delta
+    kernel.execute("gate.set(); f.wait()", timeout=60)
+    final = kernel.wait_widget(model_id, lambda m: m.get("steps", {}).get("last", {}).get("state") == "succeeded")
+    assert sorted(final["steps"]) == ["first", "hold", "last"]
+    assert all(row["state"] == "succeeded" for row in final["steps"].values())
 
 
 def test_graph_draws_in_a_kernel_without_dot_on_path(tmp_path: Path) -> None:

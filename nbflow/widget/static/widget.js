@@ -96,8 +96,16 @@ function render({ model, el }) {
     if (svg) svg.classList.add("nbflow-svg");
   }
 
+  // While a flow runs the kernel sends only the rows that changed (a custom message); they are
+  // kept here over the model's last whole table, which the kernel replaces when the flow ends.
+  let delta = {};
+  let deltaSaved = null;
+  function currentRows() {
+    return Object.keys(delta).length ? { ...(model.get("steps") || {}), ...delta } : model.get("steps") || {};
+  }
+
   function update() {
-    const rows = model.get("steps") || {};
+    const rows = currentRows();
     const palette = model.get("palette") || {};
     const tally = {};
     let done = 0;
@@ -123,7 +131,7 @@ function render({ model, el }) {
         style: `background:${(palette[s] || ["#eee"])[0]};color:${(palette[s] || ["", "#000"])[1]}` },
         `${s} ${tally[s]}`)));
     title.textContent = `nbflow · ${done}/${names.length} done`;
-    const sv = model.get("saved") || 0;
+    const sv = (deltaSaved === null ? model.get("saved") : deltaSaved) || 0;
     saved.textContent = sv > 0 ? `time saved by restoring: ${fmtDuration(sv)}` : "";
     legend.replaceChildren(...ORDER.map((s) =>
       h("span", { class: "nbflow-legend-item" },
@@ -152,7 +160,7 @@ function render({ model, el }) {
   function showDetail() {
     const name = model.get("selected");
     if (!name) { detail.replaceChildren(); return; }
-    const rows = model.get("steps") || {};
+    const rows = currentRows();
     const row = rows[name];
     const d = model.get("detail") || {};
     const fresh = d.name === name;
@@ -211,7 +219,15 @@ function render({ model, el }) {
     el.setAttribute("data-nbflow-live", "1"); // the kernel answered (tests wait for it)
     setOffline(disconnected());
   }
-  function onCustom(msg) { if (msg && msg.hello) setLive(); }
+  function onCustom(msg) {
+    if (msg && msg.hello) setLive();
+    if (msg && msg.rows) {
+      delta = { ...delta, ...msg.rows };
+      deltaSaved = msg.saved;
+      setLive();
+      update();
+    }
+  }
   const offline = setTimeout(() => { if (!live) setOffline(true); }, HELLO_MS);
   const hello = setInterval(() => { if (!disconnected()) model.send({ action: "hello" }); }, HELLO_EVERY_MS);
   const watcher = new MutationObserver(() => { if (disconnected()) setOffline(true); else if (live) setOffline(false); });
@@ -223,7 +239,7 @@ function render({ model, el }) {
   showMessage();
   if (disconnected()) setOffline(true);
   const onLayout = () => { drawGraph(); update(); };
-  const onSteps = () => { setLive(); update(); }; // only a live kernel sends new states
+  const onSteps = () => { delta = {}; deltaSaved = null; setLive(); update(); }; // only a live kernel sends new states
   model.on("msg:custom", onCustom);
   model.send({ action: "hello" });
   model.on("change:layout_svg", onLayout);
