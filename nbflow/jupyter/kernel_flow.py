@@ -230,7 +230,7 @@ class KernelFlow:
 
         if self.graph_displays:
             if not self.env.batch:
-                self.widget().refresh()
+                self.widget().resend()
             bundle = graph_bundle(self.flow, self.widget, batch=self.env.batch)
             for display_id in self.graph_displays:
                 update_display(bundle, raw=True, display_id=display_id)

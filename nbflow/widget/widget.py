@@ -73,6 +73,8 @@ class FlowWidget(anywidget.AnyWidget):
         self._changed_lock = threading.Lock()
         self._saved_by: dict[str, float] = {}
         self._deltas = False  # rows sent as deltas since the trait last got the whole table
+        self._drawn: Graph | None = None  # the graph of the layout in `layout_svg`
+        self._layouts_resent = 0
         #: comm updates sent for state changes (tests and bench/widget.py count them)
         self.updates = 0
         self.layouts = 0
@@ -111,6 +113,27 @@ class FlowWidget(anywidget.AnyWidget):
             return
         self._push()
 
+    def resend(self) -> None:
+        """Lay out now if the graph changed, and send the whole state again (`%flow wait`).
+
+        A batch runner (nbclient) keeps a widget update only if it arrives while
+        the cell it is attributed to runs; one sent from a step's or the layout's
+        thread between two cells is dropped. Sent again while `%flow wait` runs,
+        the saved notebook keeps the final graph and table. The layout, the
+        largest part, is sent again only when it changed since the last resend.
+        """
+        graph = self._flow.graph
+        if self._drawn is not graph:
+            self._layout(graph)
+        with self._lock:
+            self._push_all()
+            keys = ["steps", "saved", "message", "previous", "detail"]
+            if self.layouts != self._layouts_resent:
+                keys.append("layout_svg")
+                self._layouts_resent = self.layouts
+            if self.comm is not None:
+                self.send_state(keys)
+
     def _layout_if_current(self, graph: Graph) -> None:
         if self._flow.graph is graph:
             self._layout(graph)
@@ -122,7 +145,7 @@ class FlowWidget(anywidget.AnyWidget):
         except Exception as error:  # no Graphviz: the table and details still work
             svg, message = "", f"graph not drawn: {error}"
         with self._lock:
-            self._graph = graph
+            self._graph = self._drawn = graph
             self.layouts += 1
             with self.hold_sync():
                 self.layout_svg = svg

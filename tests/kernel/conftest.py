@@ -23,6 +23,8 @@ class Reply:
     status: str = "ok"
     error: str = ""
     page: str = ""  # pager payloads, e.g. what `%%step?` shows
+    #: widget state sent while this request ran (attributed to it), by comm id, merged
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -56,6 +58,8 @@ class Kernel:
         self.widgets: dict[str, dict[str, Any]] = {}
         self.comm_msgs: dict[str, int] = {}  # comm_msg count per widget (batched updates are counted)
         self.deltas: dict[str, list[dict[str, Any]]] = {}  # the graph widget's row deltas, per widget
+        #: per widget, in order: ("table", the whole steps trait) and ("delta", rows) messages
+        self.tables: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.cwd = cwd
 
     def execute(self, code: str, timeout: float = 60, cell_id: str | None = None) -> Reply:
@@ -83,6 +87,8 @@ class Kernel:
                 continue
             kind = msg["msg_type"]
             content = msg["content"]
+            if kind == "comm_msg" and content.get("data", {}).get("state"):
+                reply.states.setdefault(content["comm_id"], {}).update(content["data"]["state"])
             if kind == "status" and content["execution_state"] == "idle":
                 break
             if kind == "stream":
@@ -133,9 +139,13 @@ class Kernel:
         state = data.get("state")
         if state:
             self.widgets.setdefault(msg["content"]["comm_id"], {}).update(state)
+        comm_id = msg["content"]["comm_id"]
+        if state and "steps" in state:
+            self.tables.setdefault(comm_id, []).append(("table", state["steps"]))
         content = data.get("content") if data.get("method") == "custom" else None
         if isinstance(content, dict) and "rows" in content:  # the graph widget's row deltas, as widget.js merges them
-            self.deltas.setdefault(msg["content"]["comm_id"], []).append(content["rows"])
+            self.deltas.setdefault(comm_id, []).append(content["rows"])
+            self.tables.setdefault(comm_id, []).append(("delta", content["rows"]))
 
     def widget_outputs(self, model_id: str) -> list[dict[str, Any]]:
         """The nbformat outputs an Output widget shows (error outputs keep their traceback lines)."""

@@ -104,10 +104,15 @@ def test_thousand_steps_send_a_bounded_number_of_messages(kernel: Kernel) -> Non
     assert int(updates) <= bound and int(layouts) == 1
     rows = kernel.widgets[model_id]["steps"]
     assert len(rows) == 1000 and all(row["state"] == "succeeded" for row in rows.values())
-    # While it ran, updates carried only the rows that changed, not the whole table each time.
-    deltas = kernel.deltas.get(model_id, [])
-    assert deltas and sum(len(d) for d in deltas) < 1000 * len(deltas)
-    assert all(set(d) <= set(rows) for d in deltas)
+    # While it ran, an update carried only rows that changed since the view's last table and deltas.
+    shown: dict[str, Any] = {}
+    for kind, part in kernel.tables[model_id]:
+        if kind == "delta":
+            assert all(shown.get(name) != row for name, row in part.items()), part
+            shown.update(part)
+        else:
+            shown = dict(part)
+    assert shown == rows
 
 
 def test_row_deltas_merged_over_the_table_give_the_final_table(kernel: Kernel) -> None:
@@ -176,3 +181,21 @@ def test_show_carries_a_png_and_the_widget_answers_a_views_hello(kernel: Kernel)
         "w.send = sent.append\nw._on_message(w, {'action': 'hello'}, [])\nprint(sent)"
     )
     assert reply.text.strip() == "[{'hello': True}]"
+
+
+def test_flow_wait_sends_every_widget_state_again_while_it_runs(kernel: Kernel) -> None:
+    """A batch runner keeps only widget updates attributed to the cell running when they arrive;
+    `%flow wait` sends the graph widget's and each step cell's final state under its own request."""
+    step = kernel.execute("%%step a\nx = 1\nprint('made x')")
+    output_id = step.widget_ids()[0]
+    graph_id = _widget_output(kernel.execute("%flow show"))[WIDGET]["model_id"]
+    kernel.execute("from nbflow.jupyter.extension import kernel_flow\nkernel_flow().flow.wait(timeout=30)")
+    kernel.drain(0.5)  # every update of the run has been sent, and is attributed to earlier cells
+    wait = kernel.execute("%flow wait", timeout=30)
+    assert wait.states[graph_id]["steps"]["a"]["state"] == "succeeded"
+    assert "layout_svg" in wait.states[graph_id]  # laid out since the last resend
+    texts = str(wait.states[output_id]["outputs"])
+    assert "made x" in texts and "a succeeded" in texts
+    again = kernel.execute("%flow wait", timeout=30)
+    assert "layout_svg" not in again.states.get(graph_id, {})  # unchanged since: not sent again
+    assert output_id not in again.states
