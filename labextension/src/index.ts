@@ -1,6 +1,7 @@
 /**
  * nbflow in JupyterLab 4 and Notebook 7: a model per notebook talking to its
- * kernel over the `nbflow` comm, the cell badges and the status-bar item.
+ * kernel over the `nbflow` comm, the cell badges and the status-bar item, and
+ * static forms in place of nbflow widget views whose model is gone.
  */
 
 import {
@@ -11,6 +12,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { CellBadges } from './badges';
+import { StaticFallback } from './fallback';
 import { FlowModel } from './model';
 import { FlowStatus } from './statusbar';
 
@@ -40,9 +42,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker.widgetAdded.connect((_, panel) => {
       const model = new FlowModel(panel.sessionContext);
       const badges = new CellBadges(panel, model);
+      const fallback = new StaticFallback(panel);
       models.set(panel, model);
       panel.disposed.connect(() => {
         badges.dispose();
+        fallback.dispose();
         model.dispose();
         if (tracker.currentWidget === null) {
           status.follow(null);

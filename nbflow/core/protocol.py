@@ -29,6 +29,10 @@ PROGRESS_MIME = "application/vnd.nbflow.progress+json"
 #: the final `%flow wait` in a batch run: one row per step, which the engine copies into the
 #: notebook's metadata (`nbflow.steps`), where `nbflow run` reads its summary.
 STATUS_MIME = "application/vnd.nbflow.status+json"
+#: the metadata of every display that carries a widget view beside static forms: where the widget's
+#: model is gone (a notebook saved without widget state), the JupyterLab extension shows the static
+#: form instead of "model not found" (docs/guide/jupyterlab.md).
+VIEW_METADATA: dict[str, Any] = {"nbflow": {"static_fallback": True}}
 
 
 # -- the environment -----------------------------------------------------------

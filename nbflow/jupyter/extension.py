@@ -10,6 +10,7 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..core.protocol import VIEW_METADATA
 from .comm import lab_comms, register, unregister
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _display_flow(flow: Any) -> None:
     from ..widget import flow_widget
     from .graph_display import graph_bundle
 
-    display(graph_bundle(flow, lambda: flow_widget(flow, namespace=flow.namespace)), raw=True)
+    display(graph_bundle(flow, lambda: flow_widget(flow, namespace=flow.namespace)), raw=True, metadata=VIEW_METADATA)
 
 
 def unload(shell: Any) -> None:

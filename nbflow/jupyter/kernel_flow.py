@@ -20,7 +20,7 @@ from ..core.errors import UnknownStepError, WaitInterrupted
 from ..core.flow import Flow
 from ..core.graph import dependency_order
 from ..core.header import parse_header
-from ..core.protocol import PROGRESS_MIME, STATUS_MIME, BatchEnv
+from ..core.protocol import PROGRESS_MIME, STATUS_MIME, VIEW_METADATA, BatchEnv
 from ..core.reads import undeclared_reads
 from ..core.reporting import progress_report, status_rows, wait_reporting
 from ..core.settings import FlowSettings, SettingsError
@@ -233,7 +233,7 @@ class KernelFlow:
                 self.widget().resend()
             bundle = graph_bundle(self.flow, self.widget, batch=self.env.batch)
             for display_id in self.graph_displays:
-                update_display(bundle, raw=True, display_id=display_id)
+                update_display(bundle, raw=True, display_id=display_id, metadata=VIEW_METADATA)
         if self.env.batch:
             static = static_bundle(self.flow)
             static[STATUS_MIME] = status_rows(self.flow.status())

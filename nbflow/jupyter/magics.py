@@ -18,6 +18,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_
 from ..core.durations import parse_duration
 from ..core.errors import DuplicateStepError, NbflowError, WaitInterrupted
 from ..core.header import header_help
+from ..core.protocol import VIEW_METADATA
 from ..core.settings import SettingsError
 from ..core.states import ACTIVE
 from . import answers
@@ -124,7 +125,8 @@ class FlowMagics(Magics):
             self._graph_cells[cell] = display_id
         displays.append(display_id)
         del displays[:-MAX_GRAPH_DISPLAYS]
-        display(graph_bundle(self.kf.flow, self.kf.widget, batch=self.kf.env.batch), raw=True, display_id=display_id)
+        display(graph_bundle(self.kf.flow, self.kf.widget, batch=self.kf.env.batch), raw=True, display_id=display_id,
+                metadata=VIEW_METADATA)
 
     def _cmd_status(self, args: argparse.Namespace) -> None:
         print(self.kf.flow.table())
@@ -214,7 +216,7 @@ def _show(sink: Any, batch: bool = False) -> None:
     widget = None if batch else step_output_widget()
     display_id = f"nbflow-{uuid.uuid4().hex}"
     sink.attach(widget, display_id)
-    display(sink.bundle(), raw=True, display_id=display_id)
+    display(sink.bundle(), raw=True, display_id=display_id, metadata=VIEW_METADATA)
 
 
 class _ParseError(Exception):

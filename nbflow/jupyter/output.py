@@ -30,7 +30,7 @@ from html import escape as _escape
 from typing import Any, TextIO
 
 from ..core.abandon import stop_if_abandoned
-from ..core.protocol import HTML_MIME, PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
+from ..core.protocol import HTML_MIME, PNG_MIME, SVG_MIME, TEXT_MIME, VIEW_METADATA, WIDGET_MIME
 from ..store.outputlog import OutputLog
 from .cell_widget import close_widget
 from .window import OutputWindow
@@ -125,7 +125,7 @@ class StepSink:
             return
         from IPython.display import update_display
 
-        update_display(self.bundle(), raw=True, display_id=self._display_id)
+        update_display(self.bundle(), raw=True, display_id=self._display_id, metadata=VIEW_METADATA)
 
     def clear(self) -> None:
         with self._lock:

@@ -51,6 +51,9 @@ def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = Non
         json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     env.pop("JPY_SESSION_NAME", None)
     env.pop("NBFLOW_STORE", None)
+    # This checkout's build, not a copy an install left in the venv: in a venv, jupyter_core
+    # otherwise searches the environment's share/jupyter before JUPYTER_DATA_DIR.
+    env["JUPYTER_PREFER_ENV_PATH"] = "0"
     port, token = _free_port(), secrets.token_hex(16)
     log = base / "lab.log"
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",

@@ -41,6 +41,11 @@ def _run(lab: Lab, *args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def _fallbacks(page: Any, cell: int) -> Any:
+    """The static forms the JupyterLab extension put in place of a cell's dead widget views."""
+    return page.locator(f"{PANEL} .jp-Cell").nth(cell).locator(".jp-nbflow-static-fallback")
+
+
 def _outputs(page: Any, cell: int) -> Any:
     return page.locator(f"{PANEL} .jp-Cell").nth(cell).locator(".jp-OutputArea-output")
 
@@ -103,3 +108,24 @@ def test_live_widget_is_answered_by_its_kernel_and_keeps_its_buttons(page: Any, 
     assert "nbflow-offline" not in (widget.get_attribute("class") or "")
     assert widget.locator("button.nbflow-run").is_visible()
     assert "not connected" not in widget.locator(".nbflow-message").inner_text()
+
+
+@pytest.mark.timeout(240)
+def test_notebook_saved_without_widget_state_shows_static_forms_not_model_not_found(page: Any, lab: Lab) -> None:
+    # JupyterLab saves no widget state by default: every widget view in the notebook is dead on reopening.
+    _notebook(lab.root / "nostate_in.ipynb", [*CELLS, "%flow wait"])
+    _run(lab, "jupyter", "nbconvert", "--to", "notebook", "--execute", "nostate_in.ipynb", "--output", "nostate.ipynb")
+    saved = nbformat.read(str(lab.root / "nostate.ipynb"), as_version=4)
+    del saved.metadata["widgets"]
+    nbformat.write(saved, str(lab.root / "nostate.ipynb"))
+    _run(lab, "jupyter", "trust", "nostate.ipynb")
+    open_notebook(page, lab, "nostate.ipynb")
+    for index, step in ((1, "first"), (2, "second")):
+        said = re.compile(rf"✓ {step} succeeded|↺ restored")
+        _fallbacks(page, index).filter(has_text=said).first.wait_for(timeout=60_000)
+    graph = _fallbacks(page, 3).first
+    graph.wait_for(timeout=30_000)
+    assert graph.locator("svg, img").count() >= 1
+    text = page.locator(PANEL).inner_text()
+    assert "model not found" not in text
+    save_screenshot(_outputs(page, 3).first, "saved-without-widget-state.png")
