@@ -49,6 +49,7 @@ class RemoteResult:
     outputs: dict[str, Any]
     stdout: str = ""
     stderr: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class RemoteFailure:
     stdout: str = ""
     stderr: str = ""
     error: BaseException | None = field(default=None, compare=False, repr=False)
+    where: str = ""
 
     def exception(self, step: str) -> BaseException:
         """What the host raises: the original exception with the remote traceback
@@ -83,6 +85,37 @@ class RemoteStepError(NbflowError, RuntimeError):
 
     def __init__(self, step: str, failure: RemoteFailure) -> None:
         super().__init__(f"{failure.type_name}: {failure.message}", step=step, failure=failure)
+
+
+class WorkerDied(NbflowError, RuntimeError):
+    """The process running a step's body ended before sending its outcome (a segfault, `os._exit`, a kill).
+
+    An `Exception`, so the step's retries apply to it as to any failure.
+    """
+
+    step: str
+    how: str
+
+    def __init__(self, step: str, how: str, kind: str = "worker process") -> None:
+        super().__init__(f"{kind} for step {step!r} died: {how}", step=step, how=how)
+
+
+class NotSendable(NbflowError, TypeError):
+    """An input that cannot be pickled to where the body runs, or an output that cannot be pickled back."""
+
+    step: str
+    variable: str
+
+    def __init__(self, step: str, variable: str, message: str) -> None:
+        super().__init__(message, step=step, variable=variable)
+
+    @classmethod
+    def input(cls, step: str, variable: str, reason: str, where: str = "a worker process") -> NotSendable:
+        return cls(step, variable, f"input {variable!r} cannot be sent to {where}: {reason}")
+
+    @classmethod
+    def output(cls, step: str, variable: str, reason: str, where: str = "a worker process") -> NotSendable:
+        return cls(step, variable, f"output {variable!r} cannot come back from {where}: {reason}")
 
 
 class RemoteTraceback(Exception):
