@@ -99,3 +99,27 @@ def _stdout(model: dict[str, Any]) -> str:
 def _texts(model: dict[str, Any]) -> list[str]:
     return [o["text"] if o["output_type"] == "stream" else str(o.get("data", {}).get("text/plain", ""))
             for o in model.get("outputs", [])]
+
+
+def test_unpicklable_input_and_output_are_one_line_each_and_the_kernel_goes_on(kernel: Kernel) -> None:
+    """A socket as input and a lock as output: each step's cell shows one line naming the variable
+    (no traceback of nbflow's), `%flow wait` names both steps, and the kernel and its process
+    executor keep working."""
+    kernel.execute("import socket\nconn = socket.socket()")
+    query = kernel.execute("%%step query --executor process\nrows = conn.recv(10)")
+    locks = kernel.execute("%%step locks --executor process\nimport threading\nguard = threading.Lock()")
+    waited = kernel.execute("%flow wait", timeout=120)
+    assert waited.status == "error" and "2 steps failed" in waited.text, waited.text
+    expected = {
+        query.widget_ids()[0]: "input 'conn' cannot be sent to a worker process: cannot pickle 'socket' object",
+        locks.widget_ids()[0]: "output 'guard' cannot come back from a worker process: "
+                               "cannot pickle '_thread.lock' object",
+    }
+    for model_id, line in expected.items():
+        errors = [o for o in kernel.widget_outputs(model_id) if o["output_type"] == "error"]
+        assert [(e["ename"], e["evalue"]) for e in errors] == [("NotSendable", line)]
+        assert "\n".join(errors[0]["traceback"]).count("\n") <= 1, errors[0]["traceback"]
+    after = kernel.execute("%%step fine --executor process\nvalue = 6 * 7")
+    assert after.status == "ok"
+    assert kernel.execute("%flow wait fine", timeout=120).status == "ok"
+    assert kernel.execute("print(value)").text.strip() == "42"
