@@ -195,3 +195,14 @@ def test_shutdown_kills_a_busy_worker(tmp_path: Path) -> None:
     (pid,) = _pids(pids)
     assert not _alive(pid) and not waiter.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], WorkerDied)
+
+
+def test_flow_close_kills_a_busy_worker(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    flow = Flow(max_workers=1, executors=[ProcessExecutor(1)])
+    flow.add("long", _record_pid(pids) + "import time\ntime.sleep(60)", executor="process")
+    flow.run("long")
+    _until(lambda: len(_pids(pids)) == 1, "the body started")
+    flow.close()
+    (pid,) = _pids(pids)
+    _until(lambda: not _alive(pid), f"worker {pid} killed by Flow.close()")
