@@ -35,7 +35,7 @@ from typing import Any
 import cloudpickle
 
 from ..core.abandon import abandoned, stop_if_abandoned
-from ..core.executor import NotSendable, RemoteFailure, RemoteResult, WorkerDied
+from ..core.executor import NotSendable, RemoteFailure, RemoteResult, WorkerDied, report_where
 from ..core.threads import ThreadExecutor
 from .process_pool import Worker, WorkerPool
 from .process_worker import culprit, reason
@@ -70,6 +70,7 @@ class ProcessExecutor:
         payload = _pack(step, body, dict(inputs), tuple(output_names))
         pool = self._get_pool()
         worker = pool.acquire()
+        report_where(f"process pid {worker.pid}")
         try:
             worker.conn.send_bytes(payload)
             message = self._relay(step, worker)
