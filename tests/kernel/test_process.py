@@ -123,3 +123,33 @@ def test_unpicklable_input_and_output_are_one_line_each_and_the_kernel_goes_on(k
     assert after.status == "ok"
     assert kernel.execute("%flow wait fine", timeout=120).status == "ok"
     assert kernel.execute("print(value)").text.strip() == "42"
+
+
+def test_in_a_kernel_a_killed_worker_is_retried_and_a_timed_out_body_never_finishes(kernel: Kernel,
+                                                                                  tmp_path: Path) -> None:
+    """`fit` SIGKILLs its own worker on attempt 1: its cell shows the one-line WorkerDied, --retries 2
+    runs it again and it succeeds with the right value after two executions. `slow` times out: its
+    worker is killed, and the file it would write after its deadline never appears."""
+    runs, late = tmp_path / "runs", tmp_path / "late"
+    kernel.execute("%%step warm --executor process\nready = True")
+    assert kernel.execute("%flow wait warm", timeout=120).status == "ok"  # a worker started: no spawn in a deadline
+    fit = kernel.execute(
+        "%%step fit --executor process --retries 2\nimport os, signal\n"
+        f"with open({str(runs)!r}, 'a') as _f:\n    _f.write('x')\n"
+        f"if len(open({str(runs)!r}).read()) == 1:\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "coef = 3 * 14")
+    slow = kernel.execute(
+        "%%step slow --executor process --timeout 1s\nimport time\ntime.sleep(2.5)\n"
+        f"open({str(late)!r}, 'w').write('too late')")
+    started = time.monotonic()
+    waited = kernel.execute("%flow wait", timeout=120)
+    assert waited.status == "error" and "1 step failed: slow" in waited.text, waited.text
+    assert kernel.execute("print(coef)").text == "42\n" and runs.read_text() == "xx"
+    assert re.search(r"^fit\s+succeeded\s+2\s", kernel.execute("%flow status").text, re.M)
+    fit_text = kernel.widget_text(fit.widget_ids()[0])
+    assert "WorkerDied: worker process for step 'fit' died: signal 9" in fit_text, fit_text
+    assert "timed out after 1.0s" in kernel.widget_text(slow.widget_ids()[0])
+    while time.monotonic() < started + 5.0:  # past when the body would have written (start + 2.5 s)
+        assert not late.exists(), "the timed-out body ran on past its deadline"
+        kernel.drain(0.1)
+    assert not late.exists()
