@@ -10,7 +10,8 @@ with `spawn` on first use.
 
 What the body prints comes back on the worker's pipe while it runs and is
 written to the waiting kernel thread's `sys.stdout` / `sys.stderr`, which
-nbflow routes to the step's cell. Once the attempt is cancelled or timed out,
+nbflow routes to the step's cell; what it `display()`s (a DataFrame, a
+matplotlib figure) is published from that thread, and routed the same way. Once the attempt is cancelled or timed out,
 that thread notices within POLL_SECONDS and kills the worker: nothing the
 body would do later happens, and a retry runs in a fresh worker. A worker
 that dies mid-body fails the attempt with `WorkerDied` ("worker process for
@@ -97,10 +98,13 @@ class ProcessExecutor:
             except (EOFError, OSError, ValueError):  # its pipe closed: it died, or the executor shut down
                 stop_if_abandoned()
                 raise WorkerDied(step, worker.death()) from None
-            if message[0] != "printed":
+            if message[0] == "display":
+                _publish(message[1], message[2])
+            elif message[0] == "printed":
+                for name, text in message[1]:
+                    (sys.stderr if name == "stderr" else sys.stdout).write(text)
+            else:
                 return tuple(message)
-            for name, text in message[1]:
-                (sys.stderr if name == "stderr" else sys.stdout).write(text)
 
     def workers(self) -> list[int]:
         """The pids of the live worker processes."""
@@ -120,6 +124,21 @@ class ProcessExecutor:
         if pool is not None:
             pool.close()
         self._threads.shutdown(timeout)
+
+
+def _publish(data: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """A worker's display, published from this thread (nbflow routes it to the step's cell); its text
+    outside IPython."""
+    try:
+        from IPython.core.interactiveshell import InteractiveShell
+    except ImportError:
+        shell = None
+    else:
+        shell = InteractiveShell.instance() if InteractiveShell.initialized() else None
+    if shell is not None:
+        shell.display_pub.publish(data, metadata)
+    else:
+        sys.stdout.write(f"{data.get('text/plain', '')}\n")
 
 
 def _pack(step: str, body: str | Callable[..., Any], inputs: dict[str, Any], output_names: tuple[str, ...]) -> bytes:

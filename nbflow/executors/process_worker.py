@@ -2,7 +2,8 @@
 
 A worker serves one body at a time over its own pipe from the kernel
 (`process_pool.py`): it receives a pickled job, runs it, and sends back what
-the body prints (in pieces, at most every SEND_SECONDS) and then the outcome,
+the body prints (in pieces, at most every SEND_SECONDS) and displays
+(`process_display.py`), and then the outcome,
 all in order on that one pipe. A second pipe, the lifeline, is only ever read
 by a watcher thread: the kernel never writes to it, so its end of file means
 the kernel closed it or died (even by SIGKILL), and the worker exits at once,
@@ -24,6 +25,7 @@ import cloudpickle
 
 from ..core.executor import RemoteFailure, RemoteResult
 from ..core.namespace import step_filename
+from .process_display import install as install_display
 
 #: how often a worker sends what its body printed, and the most it holds before sending
 SEND_SECONDS = 0.05
@@ -67,6 +69,13 @@ class _Printed:
             if pieces and not self._ended:  # under the lock: no piece can follow the outcome
                 self._channel.send(("printed", pieces))
 
+    def display(self, data: dict[str, Any], metadata: dict[str, Any]) -> None:
+        """A rich display, after what was printed before it."""
+        self.send()
+        with self._lock:
+            if not self._ended:
+                self._channel.send(("display", data, metadata))
+
     def end(self, outcome: tuple[Any, ...]) -> None:
         """Send what is left, then the outcome; later writes (a thread the body left behind) are dropped."""
         self.send()
@@ -103,6 +112,7 @@ def worker_main(conn: Any, lifeline: Any) -> None:
     threading.Thread(target=_watch, args=(lifeline,), name="nbflow-lifeline", daemon=True).start()
     channel = _Channel(conn)
     current: list[_Printed | None] = [None]
+    install_display(lambda data, metadata: _display(current, data, metadata))
     threading.Thread(target=_send_pending, args=(current,), name="nbflow-printed", daemon=True).start()
     while True:
         try:
@@ -113,6 +123,12 @@ def worker_main(conn: Any, lifeline: Any) -> None:
         outcome = _run(payload, printed)
         current[0] = None
         printed.end(outcome)
+
+
+def _display(current: list[_Printed | None], data: dict[str, Any], metadata: dict[str, Any]) -> None:
+    printed = current[0]
+    if printed is not None:
+        printed.display(data, metadata)
 
 
 def _watch(lifeline: Any) -> None:

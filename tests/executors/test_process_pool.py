@@ -206,3 +206,13 @@ def test_flow_close_kills_a_busy_worker(tmp_path: Path) -> None:
     flow.close()
     (pid,) = _pids(pids)
     _until(lambda: not _alive(pid), f"worker {pid} killed by Flow.close()")
+
+
+def test_outside_ipython_a_worker_display_is_its_text_in_order_with_prints(executor: ProcessExecutor) -> None:
+    """No shell here to publish rich data to: the display's text/plain is printed where it was displayed."""
+    out = io.StringIO()
+    code = ("class Rich:\n    def _repr_html_(self):\n        return '<b>rich</b>'\n    def __repr__(self):\n"
+            "        return 'Rich()'\nprint('one')\ndisplay(Rich())\nprint('two')")
+    with contextlib.redirect_stdout(out):
+        executor.run("shows", code, {}, frozenset())
+    assert out.getvalue() == "one\nRich()\ntwo\n"

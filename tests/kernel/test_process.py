@@ -153,3 +153,22 @@ def test_in_a_kernel_a_killed_worker_is_retried_and_a_timed_out_body_never_finis
         assert not late.exists(), "the timed-out body ran on past its deadline"
         kernel.drain(0.1)
     assert not late.exists()
+
+
+def test_a_process_step_displays_a_dataframe_and_a_figure_under_its_cell(kernel: Kernel) -> None:
+    """display() in the worker, through the name the kernel gives and through an import: the cell gets the
+    DataFrame's HTML and the figure's PNG, in order with what was printed."""
+    reply = kernel.execute(
+        "%%step report --executor process\nimport pandas as pd\nimport matplotlib.pyplot as plt\n"
+        "from IPython.display import display as show\nprint('before')\n"
+        "display(pd.DataFrame({'a': [1, 2], 'b': [3, 4]}))\nfig, ax = plt.subplots()\nax.plot([1, 2, 3])\n"
+        "show(fig)\nplt.close(fig)\ndel fig, ax\nprint('after')")
+    assert reply.status == "ok", reply.error
+    assert kernel.execute("%flow wait report", timeout=120).status == "ok"
+    outputs = kernel.widget_outputs(reply.widget_ids()[0])
+    shown = [o for o in outputs if o["output_type"] == "display_data" and "nbflow-note" not in str(o["data"])]
+    assert len(shown) == 2, outputs
+    assert "<table" in shown[0]["data"]["text/html"] and "image/png" in shown[1]["data"]
+    order = [o["output_type"] if o["output_type"] != "stream" else o["text"] for o in outputs]
+    assert order[:4] == ["before\n", "display_data", "display_data", "after\n"], order
+    assert kernel.execute("print(show is display)").text == "True\n"  # it came back as the kernel's display
