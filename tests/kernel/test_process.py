@@ -172,3 +172,29 @@ def test_a_process_step_displays_a_dataframe_and_a_figure_under_its_cell(kernel:
     order = [o["output_type"] if o["output_type"] != "stream" else o["text"] for o in outputs]
     assert order[:4] == ["before\n", "display_data", "display_data", "after\n"], order
     assert kernel.execute("print(show is display)").text == "True\n"  # it came back as the kernel's display
+
+
+def test_a_process_step_is_checkpointed_and_restored_after_a_restart_with_its_displays(tmp_path: Path) -> None:
+    """Computed in a worker, then restored in a new kernel over the same store: no worker runs the body
+    again (its count file says one execution), the value is back, and the table and plot show again."""
+    from .test_restore_displays import REPORT, fresh, kinds
+
+    runs = tmp_path / "runs"
+    cell = REPORT.replace("%%step report", "%%step report --executor process", 1) + (
+        f"\nwith open({str(runs)!r}, 'a') as _f:\n    _f.write('x')")
+    outputs = []
+    for _ in range(2):
+        kernel = fresh(tmp_path)
+        try:
+            reply = kernel.execute(cell)
+            assert kernel.execute("%flow wait", timeout=120).status == "ok"
+            outputs.append(kinds(kernel.widget_outputs(reply.widget_ids()[0])))
+            assert kernel.execute("print(total)").text == "3\n"
+            state = kernel.execute("from nbflow.jupyter.extension import kernel_flow\n"
+                                   "print(kernel_flow().flow.status()['report'].state.value)").text.strip()
+        finally:
+            kernel.close()
+    computed, restored = outputs
+    assert computed[:3] == ["text:the report: 2 rows", "html-table", "png"], computed
+    assert state == "restored" and runs.read_text() == "x"
+    assert restored[0].startswith("note:↺ restored") and restored[1:4] == computed[:3], restored
