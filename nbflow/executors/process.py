@@ -73,7 +73,10 @@ class ProcessExecutor:
         worker = pool.acquire()
         report_where(f"process pid {worker.pid}")
         try:
-            worker.conn.send_bytes(payload)
+            try:
+                worker.conn.send_bytes(payload)
+            except OSError:  # it died while idle (the OOM killer, a user's kill)
+                raise WorkerDied(step, worker.death()) from None
             message = self._relay(step, worker)
         except BaseException:
             pool.discard(worker)

@@ -216,3 +216,15 @@ def test_outside_ipython_a_worker_display_is_its_text_in_order_with_prints(execu
     with contextlib.redirect_stdout(out):
         executor.run("shows", code, {}, frozenset())
     assert out.getvalue() == "one\nRich()\ntwo\n"
+
+
+def test_an_idle_worker_killed_meanwhile_fails_the_next_attempt_cleanly_or_is_replaced(executor: ProcessExecutor,
+                                                                                       tmp_path: Path) -> None:
+    """A worker SIGKILLed while idle is not handed a job as if alive: the next run gets a fresh worker."""
+    pids = tmp_path / "pids"
+    executor.run("first", _record_pid(pids), {}, frozenset())
+    (pid,) = _pids(pids)
+    os.kill(pid, signal.SIGKILL)
+    _until(lambda: not _alive(pid), f"worker {pid} killed")
+    outcome = executor.run("second", _record_pid(pids) + "value = 5", {}, frozenset({"value"}))
+    assert outcome.outputs == {"value": 5} and _pids(pids)[1] != pid
