@@ -66,8 +66,7 @@ class Worker:
         if self.process.exitcode is None:
             self.process.kill()
         self.process.join(JOIN_SECONDS)
-        self.conn.close()
-        self.process.close()
+        self.conn.close()  # not `process.close()`: the attempt's thread may still read its exit code
 
 
 class WorkerPool:
