@@ -97,6 +97,7 @@ class AttemptFailed(StepEvent):
     error: str = ""
     traceback: str = ""
     timed_out: bool = False
+    where: str = ""  # where the attempt ran (see `AttemptInfo.where`)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class StepSucceeded(StepEvent):
     write_seconds: float | None = None
     not_restorable: str | None = None  # why the checkpoint cannot restore (unpicklable outputs, no key)
     why: str | None = None  # why it ran instead of being restored (what changed since the last checkpoint)
+    where: str = ""  # where the last attempt ran (see `AttemptInfo.where`)
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,18 @@ comes back is data, `RemoteResult` or `RemoteFailure`, so printed text reaches
 the step's cell on success and failure alike, and a failure keeps the remote
 traceback (the frames of the user's code) even when the exception itself
 cannot be unpickled here.
+
+Where each attempt ran is reported by the thread running it: it starts as
+that thread's name (`placed`), and an executor that sends the body elsewhere
+says where with `report_where` (`process pid 1234`, a Dask worker's address).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import NbflowError
 
@@ -27,6 +32,27 @@ if TYPE_CHECKING:
     from .fingerprints import DigestTable
 
 Done = Callable[[Any, "BaseException | None"], None]
+T = TypeVar("T")
+_placement = threading.local()
+
+
+def placed(report: Callable[[str], None], job: Callable[[], T]) -> T:
+    """Run an attempt's `job` on this thread, telling `report` where it runs: this thread, until an
+    executor running the body elsewhere calls `report_where`."""
+    previous = getattr(_placement, "report", None)
+    _placement.report = report
+    report(f"thread {threading.current_thread().name}")
+    try:
+        return job()
+    finally:
+        _placement.report = previous
+
+
+def report_where(where: str) -> None:
+    """Called on an attempt's thread by an executor that runs its body elsewhere; nothing outside one."""
+    report = getattr(_placement, "report", None)
+    if report is not None and where:
+        report(where)
 
 
 class Executor(Protocol):
@@ -44,11 +70,12 @@ class Executor(Protocol):
 
 @dataclass(frozen=True)
 class RemoteResult:
-    """A body that finished elsewhere: the values to bind, and what it printed."""
+    """A body that finished elsewhere: the values to bind, what it printed, and where it ran."""
 
     outputs: dict[str, Any]
     stdout: str = ""
     stderr: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,7 +84,7 @@ class RemoteFailure:
 
     `error` is the exception itself when it could be sent back and unpickled
     (so `except ValueError` and `--retry-on` see the real type); the other
-    fields are always there, taken where it was raised.
+    fields are always there, taken where it was raised; `where` is where it ran.
     """
 
     type_name: str
@@ -66,6 +93,7 @@ class RemoteFailure:
     stdout: str = ""
     stderr: str = ""
     error: BaseException | None = field(default=None, compare=False, repr=False)
+    where: str = ""
 
     def exception(self, step: str) -> BaseException:
         """What the host raises: the original exception with the remote traceback
@@ -83,6 +111,37 @@ class RemoteStepError(NbflowError, RuntimeError):
 
     def __init__(self, step: str, failure: RemoteFailure) -> None:
         super().__init__(f"{failure.type_name}: {failure.message}", step=step, failure=failure)
+
+
+class WorkerDied(NbflowError, RuntimeError):
+    """The process running a step's body ended before sending its outcome (a segfault, `os._exit`, a kill).
+
+    An `Exception`, so the step's retries apply to it as to any failure.
+    """
+
+    step: str
+    how: str
+
+    def __init__(self, step: str, how: str, kind: str = "worker process") -> None:
+        super().__init__(f"{kind} for step {step!r} died: {how}", step=step, how=how)
+
+
+class NotSendable(NbflowError, TypeError):
+    """An input that cannot be pickled to where the body runs, or an output that cannot be pickled back."""
+
+    step: str
+    variable: str
+
+    def __init__(self, step: str, variable: str, message: str) -> None:
+        super().__init__(message, step=step, variable=variable)
+
+    @classmethod
+    def input(cls, step: str, variable: str, reason: str, where: str = "a worker process") -> NotSendable:
+        return cls(step, variable, f"input {variable!r} cannot be sent to {where}: {reason}")
+
+    @classmethod
+    def output(cls, step: str, variable: str, reason: str, where: str = "a worker process") -> NotSendable:
+        return cls(step, variable, f"output {variable!r} cannot come back from {where}: {reason}")
 
 
 class RemoteTraceback(Exception):

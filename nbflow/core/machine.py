@@ -29,7 +29,7 @@ from .deps import Outcome, outcome, verdict
 from .dispatch import Dispatcher
 from .durations import format_duration
 from .events import EventBus
-from .executor import Executor
+from .executor import Executor, placed
 from .fingerprints import DigestTable
 from .graph import Graph
 from .host import Host
@@ -169,7 +169,7 @@ class StateMachine:
         now = time.time()
         if step.started is None:
             step.started, step.mono_started = now, time.monotonic()
-        step.log.append(AttemptInfo(step.attempt, now))
+        step.log.append(AttemptInfo(number=step.attempt, started=now))
         step.state = State.RUNNING
         step.threads += 1
         self._queues.started(spec.executor)
@@ -178,6 +178,7 @@ class StateMachine:
             self._loop.call_later(spec.timeout, self._timed_out, step, token)
         job = partial(run_attempt, self._host, self._cache, spec, step.attempt, step.force, self.digests,
                       partial(self._claim, step, token), self._ordering(spec), partial(_holds, step, token))
+        job = partial(placed, partial(self._placed, step, token), job)
         self._queues.executors[spec.executor].submit(job, partial(self._attempt_done, step, token))
 
     def _ordering(self, spec: StepSpec) -> dict[str, str | None]:
@@ -191,6 +192,12 @@ class StateMachine:
                 other = self._steps[dep]
                 found[dep] = other.key if other.state in HAS_OUTPUT else f"<{other.state.value}>"
         return found
+
+    def _placed(self, step: StepRecord, token: object, where: str) -> None:
+        """The attempt's thread says where it runs: kept on its log entry (shown while it runs, and after)."""
+        with self._lock:
+            if step.token is token and step.log:
+                step.log[-1] = replace(step.log[-1], where=where)
 
     def _claim(self, step: StepRecord, token: object) -> bool:
         """Called by an attempt before it writes its checkpoint: only the current attempt may."""
@@ -306,14 +313,15 @@ class StateMachine:
             self._run, step=step.name, attempts=step.attempt, duration=duration, outputs=step.outputs,
             key=step.key, parts=result.parts, checkpoint=step.provenance.get("checkpoint"),
             size=step.provenance.get("size"), write_seconds=step.provenance.get("write_seconds"),
-            not_restorable=step.not_restorable, why=result.why))
+            not_restorable=step.not_restorable, why=result.why, where=self._where(step)))
 
     def _attempt_failed(self, step: StepRecord, error: BaseException, timed_out: bool) -> None:
         spec = step.spec
         line, text = format_error(error)
         self._close_attempt(step, line, timed_out)
         self._publish(ev.AttemptFailed(
-            self._run, step=step.name, attempt=step.attempt, error=line, traceback=text, timed_out=timed_out))
+            self._run, step=step.name, attempt=step.attempt, error=line, traceback=text, timed_out=timed_out,
+            where=self._where(step)))
         step.error, step.traceback = line, text
         if step.attempt < 1 + spec.retries and spec.retries_on(error):
             delay = spec.backoff.delay(step.attempt)
@@ -331,7 +339,11 @@ class StateMachine:
     def _close_attempt(self, step: StepRecord, error: str | None, timed_out: bool) -> None:
         if step.log:
             last = step.log[-1]
-            step.log[-1] = AttemptInfo(last.number, last.started, time.time(), error, timed_out)
+            step.log[-1] = replace(last, ended=time.time(), error=error, timed_out=timed_out)
+
+    @staticmethod
+    def _where(step: StepRecord) -> str:
+        return step.log[-1].where if step.log else ""
 
     def _finish(self, step: StepRecord, state: State, event: ev.StepEvent) -> None:
         """A terminal transition: publish, leave the active set, wake dependents."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from .analysis.result import private
 from .errors import NbflowError
-from .executor import RemoteExecutor, RemoteFailure, remote_failure
+from .executor import RemoteExecutor, RemoteFailure, remote_failure, report_where
 from .spec import StepSpec
 
 _HERE = __file__.rsplit(".", 1)[0]
@@ -134,6 +134,7 @@ class NamespaceHost:
             body, names = spec.code, analysis.outputs
             inputs = {name: scope[name] for name in analysis.inputs if name in scope}
         outcome = runner.run(spec.name, body, inputs, names)
+        report_where(outcome.where)
         sys.stdout.write(outcome.stdout)
         sys.stderr.write(outcome.stderr)
         if isinstance(outcome, RemoteFailure):

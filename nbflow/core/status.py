@@ -31,6 +31,7 @@ class AttemptJSON(TypedDict):
     ended: float | None
     error: str | None
     timed_out: bool
+    where: str
 
 
 class _RequiredJSON(TypedDict):
@@ -71,17 +72,23 @@ SUMMARY_KEYS = ("name", "state", "attempts", "duration", "source", "error", "rea
 
 @dataclass(frozen=True)
 class AttemptInfo:
-    """One attempt: wall-clock start and end, and its error if it failed."""
+    """One attempt: wall-clock start and end, its error if it failed, and where it ran.
+
+    `where` is what the executor reported (`thread nbflow-worker-2`,
+    `process pid 1234`, a Dask worker's address); empty when not known (an
+    attempt recorded by an older nbflow).
+    """
 
     number: int
     started: float
     ended: float | None = None
     error: str | None = None
     timed_out: bool = False
+    where: str = ""
 
     def to_json(self) -> AttemptJSON:
         return {"number": self.number, "started": self.started, "ended": self.ended, "error": self.error,
-                "timed_out": self.timed_out}
+                "timed_out": self.timed_out, "where": self.where}
 
 
 @dataclass(frozen=True)
@@ -196,8 +203,9 @@ class StepStatus:
         try:
             if int(data.get("schema", SCHEMA)) > SCHEMA:
                 raise StatusFormatError(f"step status schema {data['schema']} is newer than this nbflow's {SCHEMA}")
-            log = tuple(AttemptInfo(int(a["number"]), float(a["started"]), a.get("ended"), a.get("error"),
-                                    bool(a.get("timed_out"))) for a in data.get("attempt_log") or ())
+            log = tuple(AttemptInfo(number=int(a["number"]), started=float(a["started"]), ended=a.get("ended"),
+                                    error=a.get("error"), timed_out=bool(a.get("timed_out")),
+                                    where=str(a.get("where") or "")) for a in data.get("attempt_log") or ())
             return cls(
                 name=str(data["name"]), state=State(data["state"]), attempts=int(data.get("attempts") or 0),
                 started=data.get("started"), ended=data.get("ended"), duration=data.get("duration"),

@@ -226,8 +226,8 @@ class FlowWidget(anywidget.AnyWidget):
     # -- details -------------------------------------------------------------
 
     def describe(self, name: str, statuses: dict[str, StepStatus] | None = None) -> dict[str, Any]:
-        """Error, traceback, attempts (each failed one with its traceback), outputs and provenance of one step,
-        for the detail pane."""
+        """Error, traceback, attempts (each failed one with its traceback, each with where it ran), outputs and
+        provenance of one step, for the detail pane."""
         status = (statuses or self._flow.status()).get(name)
         if status is None:
             return {"name": name, "missing": True}
@@ -245,8 +245,8 @@ class FlowWidget(anywidget.AnyWidget):
             "error": status.error or "",
             "reason": status.reason or "",
             "traceback": status.traceback or "",
-            "attempts": [[a.number, a.started, a.ended, a.error or "", tracebacks.get(a.number, "") if a.error else ""]
-                         for a in status.attempt_log],
+            "attempts": [[a.number, a.started, a.ended, a.error or "", tracebacks.get(a.number, "") if a.error else "",
+                          a.where] for a in status.attempt_log],
             "outputs": outputs,
             "text": text[-2000:],
             "source": status.source,

@@ -88,6 +88,7 @@ def test_states_progress_and_failed_detail(page: Any, lab: Lab) -> None:
     page.locator(f"{WIDGET} select.nbflow-select").first.select_option("after_slow")
     detail.locator(".nbflow-provenance", has_text="computed").wait_for(timeout=30_000)
     assert "y" in detail.locator(".nbflow-outputs").inner_text()
+    assert "ran in thread nbflow-worker-" in detail.locator(".nbflow-provenance").inner_text()  # where it ran
 
     # the buttons reach the kernel's flow: the kernel answers what it did
     page.locator(f"{WIDGET} button.nbflow-retry").first.click()

@@ -104,7 +104,8 @@ def test_run_brings_back_outputs_and_both_streams(executor: ProcessExecutor) -> 
     with _printed() as (out, err):
         outcome = executor.run("ok", "import sys\nprint('hi', n)\nsys.stderr.write('careful\\n')\nm = n + 1\nk = 0",
                                {"n": 41}, frozenset({"m"}))
-    assert outcome == RemoteResult({"m": 42})
+    assert isinstance(outcome, RemoteResult) and outcome.outputs == {"m": 42}
+    assert outcome.where.startswith("process pid ") and outcome.where != f"process pid {os.getpid()}"
     assert (out.getvalue(), err.getvalue()) == ("hi 41\n", "careful\n")
 
 

@@ -60,14 +60,23 @@ def latest(conn: sqlite3.Connection, flow: str) -> list[StepRecord]:
         {"flow": flow},
     ).fetchall()
     attempts = conn.execute(
-        _LATEST + "SELECT a.run_id, a.step, a.number, a.started, a.ended, a.error, a.timed_out "
+        _LATEST + "SELECT a.run_id, a.step, a.number, a.started, a.ended, a.error, a.timed_out, "
+        f"{where_column(conn)} "
         "FROM latest l JOIN attempts a ON a.run_id = l.run_id AND a.step = l.step ORDER BY a.number",
         {"flow": flow},
     ).fetchall()
     log: dict[tuple[int, str], list[AttemptInfo]] = {}
-    for run_id, step, number, started, ended, error, timed_out in attempts:
-        log.setdefault((run_id, step), []).append(AttemptInfo(number, started or 0.0, ended, error, bool(timed_out)))
+    for run_id, step, number, started, ended, error, timed_out, where in attempts:
+        log.setdefault((run_id, step), []).append(AttemptInfo(
+            number=number, started=started or 0.0, ended=ended, error=error, timed_out=bool(timed_out),
+            where=where or ""))
     return [_record(row, tuple(log.get((row[0], row[2]), ()))) for row in rows]
+
+
+def where_column(conn: sqlite3.Connection) -> str:
+    """`a.where_ran`, or NULL in a version-3 file a read-only reader could not migrate (see `schema.ADDED`)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(attempts)").fetchall()}
+    return "a.where_ran" if "where_ran" in columns else "NULL"
 
 
 def runs(conn: sqlite3.Connection, flow: str, limit: int | None, per_session: bool = False) -> list[RunRecord]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .reading import Reads
-from .schema import SCHEMA_VERSION, ManifestError
+from .schema import OLDEST_READABLE, SCHEMA_VERSION, ManifestError
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ class ReadOnlyManifest(Reads):
         except sqlite3.Error as error:
             self._conn.close()
             raise ManifestError(f"the manifest {self.path} cannot be read: {error}", str(self.path)) from error
-        if row is None or int(row[0]) != SCHEMA_VERSION:
+        if row is None or not OLDEST_READABLE <= int(row[0]) <= SCHEMA_VERSION:
             self._conn.close()
             raise ManifestError(f"the manifest {self.path} has schema version {row[0] if row else 'none'}, "
                                 f"this nbflow reads {SCHEMA_VERSION}", str(self.path))

@@ -204,15 +204,16 @@ class Recorder:
         return row
 
     def _close_attempt(self, status: StepStatus, when: float, error: str | None = None,
-                       timed_out: bool = False, number: int | None = None) -> tuple[AttemptInfo, ...]:
-        """The attempt log with the open attempt (or attempt `number`) ended."""
+                       timed_out: bool = False, number: int | None = None, where: str = "") -> tuple[AttemptInfo, ...]:
+        """The attempt log with the open attempt (or attempt `number`) ended; `where` it ran, when known."""
         log = list(status.attempt_log)
         if number is not None and not any(a.number == number for a in log):
-            log.append(AttemptInfo(number, when))
+            log.append(AttemptInfo(number=number, started=when))
         for i in range(len(log) - 1, -1, -1):
             attempt = log[i]
             if (number is None and attempt.ended is None) or attempt.number == number:
-                log[i] = AttemptInfo(attempt.number, attempt.started, when, error, timed_out)
+                log[i] = replace(attempt, ended=when, error=error, timed_out=timed_out,
+                                 where=where or attempt.where)
                 break
         return tuple(log)
 
@@ -277,7 +278,7 @@ class Recorder:
             return
         status = row.status
         started = event.time if status.started is None or event.attempt == 1 else status.started
-        log = (*status.attempt_log, AttemptInfo(event.attempt, event.time))
+        log = (*status.attempt_log, AttemptInfo(number=event.attempt, started=event.time))
         self._set(event, attempts=event.attempt, started=started, attempt_log=log)
 
     def _attempt_failed(self, event: ev.AttemptFailed) -> None:
@@ -286,7 +287,8 @@ class Recorder:
             return
         status = row.status
         error = _first_line(event.error)
-        log = self._close_attempt(status, event.time, error or "failed", event.timed_out, number=event.attempt)
+        log = self._close_attempt(status, event.time, error or "failed", event.timed_out, number=event.attempt,
+                                  where=event.where)
         self._set(event, attempt_log=log, attempts=max(status.attempts, event.attempt), error=error,
                   traceback=event.traceback or None)
 
@@ -297,7 +299,7 @@ class Recorder:
         status = row.status
         started = status.started if status.started is not None else event.time - event.duration
         self._ended(
-            event, attempt_log=self._close_attempt(status, event.time), attempts=event.attempts,
+            event, attempt_log=self._close_attempt(status, event.time, where=event.where), attempts=event.attempts,
             started=started, duration=event.duration, error=None, traceback=None, outputs=tuple(event.outputs),
             key=event.key, checkpoint=event.checkpoint, size=event.size, write_seconds=event.write_seconds,
             not_restorable=event.not_restorable, why=event.why)

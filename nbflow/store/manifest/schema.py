@@ -1,9 +1,9 @@
 """The manifest's SQL: the schema, its version and migration, and how a connection is opened.
 
-Schema (version 3)
+Schema (version 4)
 ------------------
-``meta(key, value)``: ``schema_version``. A newer version is refused; version
-1 files gain the ``key_parts`` column when opened.
+``meta(key, value)``: ``schema_version``. A newer version is refused; older
+files gain the columns added since (`ADDED`) when opened, and read as before.
 
 ``runs(id, flow, session, run, started, finished, counts, host, pid,
 proc_start)``: one row per run of a flow in one session; ``counts`` is the
@@ -16,7 +16,8 @@ plus ``stale`` (a live flag on the step's newest row), ``updated`` (the last
 change), ``keyed`` (when the key was recorded) and ``key_parts`` (JSON: what
 the key was made of); ``computed_at`` is when a restored checkpoint was computed. Unique on ``(run_id, step)``.
 
-``attempts(run_id, step, number, started, ended, error, timed_out)``.
+``attempts(run_id, step, number, started, ended, error, timed_out, where_ran)``: ``where_ran`` is
+where the attempt ran (`AttemptInfo.where`), NULL when unknown (rows written before version 4).
 
 ``specs(flow, name, header, code, cell, ord, saved)``: the ``%%step`` header
 text and body of each step, for ``%flow resume``.
@@ -33,7 +34,9 @@ from nbflow.core.errors import NbflowError
 
 logger = logging.getLogger("nbflow")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+#: The oldest version a read-only reader (which cannot migrate) still reads: 4 only added a column.
+OLDEST_READABLE = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -93,6 +96,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     ended REAL,
     error TEXT,
     timed_out INTEGER NOT NULL DEFAULT 0,
+    where_ran TEXT,
     PRIMARY KEY (run_id, step, number)
 );
 CREATE TABLE IF NOT EXISTS specs (
@@ -120,7 +124,8 @@ UPSERT_STEP = (
 )
 #: Columns added after version 1, for migrating older files in place.
 ADDED = (("steps", "computed_at", "REAL"), ("steps", "key_parts", "TEXT"),  # version 2
-         ("runs", "host", "TEXT"), ("runs", "pid", "INTEGER"), ("runs", "proc_start", "TEXT"))  # version 3
+         ("runs", "host", "TEXT"), ("runs", "pid", "INTEGER"), ("runs", "proc_start", "TEXT"),  # version 3
+         ("attempts", "where_ran", "TEXT"))  # version 4
 UPSERT_RUN = (
     "INSERT INTO runs (flow, session, run, started, finished, counts, host, pid, proc_start) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (flow, session, run) DO UPDATE SET "

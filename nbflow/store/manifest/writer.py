@@ -47,9 +47,9 @@ def write_batch(conn: sqlite3.Connection, flow: str, session: str, batch: Batch,
     conn.executemany(UPSERT_STEP, [(ids[run], flow, step, *step_values(c)) for (run, step), c in rows])
     conn.executemany("DELETE FROM attempts WHERE run_id = ? AND step = ?", [(ids[r], step) for r, step in batch.rows])
     conn.executemany(
-        "INSERT OR REPLACE INTO attempts (run_id, step, number, started, ended, error, timed_out) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(ids[run], step, a.number, a.started, a.ended, a.error, int(a.timed_out))
+        "INSERT OR REPLACE INTO attempts (run_id, step, number, started, ended, error, timed_out, where_ran) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(ids[run], step, a.number, a.started, a.ended, a.error, int(a.timed_out), a.where or None)
          for (run, step), c in rows for a in c.status.attempt_log],
     )
     for spec in batch.specs.values():

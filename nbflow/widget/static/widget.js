@@ -175,6 +175,8 @@ function render({ model, el }) {
       if (d.source) facts.push(`${d.source}${d.ended ? " at " + new Date(d.ended * 1000).toLocaleString() : ""}`);
       if (d.duration !== null && d.duration !== undefined) facts.push(`took ${fmtDuration(d.duration)}`);
       if (d.attempts && d.attempts.length > 1) facts.push(`${d.attempts.length} attempts`);
+      const last = (d.attempts || [])[(d.attempts || []).length - 1];
+      if (last && last[5]) facts.push(`${d.attempts.length > 1 ? "the last " : ""}ran in ${last[5]}`);
       if (d.time_saved) facts.push(`saved ${fmtDuration(d.time_saved)}`);
       if (d.checkpoint) facts.push(`checkpoint ${d.checkpoint}`);
       if (d.not_restorable) facts.push(`not restorable: ${d.not_restorable}`);
@@ -183,8 +185,8 @@ function render({ model, el }) {
       if (failed.length && d.attempts.length > 1) {
         // every failed attempt with its traceback (its cell shows one line for it once a retry succeeded)
         items.push(h("div", { class: "nbflow-caption" }, "attempts"), h("ul", { class: "nbflow-attempts" },
-          ...failed.map(([n, , , error, tb]) => h("li", { "data-nbflow-attempt": String(n) },
-            `attempt ${n}: ${error}`,
+          ...failed.map(([n, , , error, tb, where]) => h("li", { "data-nbflow-attempt": String(n) },
+            `attempt ${n}${where ? ` (${where})` : ""}: ${error}`,
             ...(tb ? [h("details", {}, h("summary", {}, "traceback"), h("pre", { class: "nbflow-traceback" }, tb))]
               : [])))));
       }
