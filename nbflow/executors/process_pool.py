@@ -54,7 +54,11 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return not self._killed and self.process.exitcode is None
+        """Not killed, and its process has not ended. The sentinel says so even when its exit code
+        is not known yet (not reaped, or reaped by someone else's `waitpid`)."""
+        if self._killed or self.process.exitcode is not None:
+            return False
+        return not wait([self.process.sentinel], 0)
 
     def kill(self) -> None:
         """SIGKILL it and reap it; nothing it would do next happens. Idempotent."""

@@ -138,16 +138,17 @@ def test_publish_static_updates_its_display_only_when_it_has_one(sink: StepSink,
     """The static copy goes out as an update of the sink's display id; a sink never displayed sends nothing."""
     import IPython.display
 
-    sent: list[tuple[dict[str, Any], str]] = []
+    sent: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
     monkeypatch.setattr(IPython.display, "update_display",
-                        lambda data, raw, display_id: sent.append((data, display_id)))
+                        lambda data, raw, display_id, metadata: sent.append((data, display_id, metadata)))
     sink.publish_static()
     assert sent == []
     sink.attach(FakeOutput(), display_id="cell-7")
     sink.write("stdout", "hello")
     sink.publish_static()
-    ((data, display_id),) = sent
+    ((data, display_id, metadata),) = sent
     assert display_id == "cell-7" and data["text/plain"] == "hello"
+    assert metadata == {"nbflow": {"static_fallback": True}}  # the lab extension's mark for a dead view
 
 
 def test_static_html_picks_the_richest_form_and_escapes_text() -> None:
