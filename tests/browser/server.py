@@ -30,9 +30,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = None
+def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = None, app: str = "lab"
                ) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
-    """(url, token, server process, log file) of a JupyterLab over `root`, stopped on exit."""
+    """(url, token, server process, log file) of a JupyterLab over `root`, stopped on exit.
+
+    `app="notebook"` starts Notebook 7 (`jupyter notebook`) instead, on the same server setup.
+    """
     env = dict(os.environ, **(extra_env or {}))
     for name in ("config", "data", "runtime"):
         folder = base / name
@@ -53,7 +56,7 @@ def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = Non
     env.pop("NBFLOW_STORE", None)
     port, token = _free_port(), secrets.token_hex(16)
     log = base / "lab.log"
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+    command = [sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
     if os.geteuid() == 0:
         command.append("--allow-root")
