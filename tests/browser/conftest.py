@@ -1,4 +1,4 @@
-"""A real JupyterLab server and headless Debian chromium, started and stopped by the fixtures.
+"""A real JupyterLab (or Notebook 7) server and headless Debian chromium, started and stopped by the fixtures.
 
 The browser must be Debian's `chromium` (Playwright downloads nothing here);
 without it these tests fail, they do not skip.
@@ -31,6 +31,15 @@ class Lab:
     token: str
     root: Path
     log: Path
+    #: "lab" (JupyterLab) or "notebook" (Notebook 7): which front end the server serves
+    app: str = "lab"
+
+    def notebook_url(self, name: str) -> str:
+        """Where `name` opens; for JupyterLab `reset`: a fresh workspace, so notebooks opened by earlier tests
+        stay closed (Notebook 7 opens one notebook per page anyway)."""
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{name}?token={self.token}"
+        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
 
 def _browser_check_notebook(path: Path) -> None:
@@ -46,15 +55,25 @@ def _browser_check_notebook(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("lab")
+def _serve(tmp_path_factory: pytest.TempPathFactory, app: str) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp(app)
     root = base / "root"
     root.mkdir()
     shutil.copy(REPO / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
     _browser_check_notebook(root / "browser_check.ipynb")
-    with lab_server(base, root) as (url, token, _server, log):
-        yield Lab(url, token, root, log)
+    with lab_server(base, root, app=app) as (url, token, _server, log):
+        yield Lab(url, token, root, log, app)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from _serve(tmp_path_factory, "lab")
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The same server setup as `lab`, serving Notebook 7 (`jupyter notebook`, package `notebook>=7`)."""
+    yield from _serve(tmp_path_factory, "notebook")
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +105,8 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def open_notebook(page: Any, lab: Lab, name: str) -> None:
-    """Open `name` in JupyterLab and wait until its kernel is idle."""
-    # `reset`: a fresh workspace, so notebooks opened by earlier tests stay closed
-    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
+    """Open `name` in JupyterLab (or Notebook 7) and wait until its kernel is idle."""
+    page.goto(lab.notebook_url(name))
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 

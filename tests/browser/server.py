@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,9 +31,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = None
+def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = None, app: str = "lab",
+               page_config: Mapping[str, Any] | None = None
                ) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
-    """(url, token, server process, log file) of a JupyterLab over `root`, stopped on exit."""
+    """(url, token, server process, log file) of a JupyterLab over `root`, stopped on exit.
+
+    `app="notebook"` starts Notebook 7 (`jupyter notebook`) instead, on the same server setup;
+    `page_config` adds options to the page's config (bench/labextension.py sets `exposeAppInBrowser`).
+    """
     env = dict(os.environ, **(extra_env or {}))
     for name in ("config", "data", "runtime"):
         folder = base / name
@@ -48,7 +54,8 @@ def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = Non
     labconfig = base / "config" / "labconfig"
     labconfig.mkdir()
     (labconfig / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True},
+                    **(page_config or {})}))
     env.pop("JPY_SESSION_NAME", None)
     env.pop("NBFLOW_STORE", None)
     # This checkout's build, not a copy an install left in the venv: in a venv, jupyter_core
@@ -56,7 +63,7 @@ def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = Non
     env["JUPYTER_PREFER_ENV_PATH"] = "0"
     port, token = _free_port(), secrets.token_hex(16)
     log = base / "lab.log"
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+    command = [sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
     if os.geteuid() == 0:
         command.append("--allow-root")
