@@ -49,6 +49,7 @@ class LabComms:
             comm.close()
             return
         with self._lock:
+            self.push()  # the open comms get what changed since the last update; the new one, all of it
             self._keep(comm)
             comm.send(self._snapshot())
 
@@ -59,6 +60,7 @@ class LabComms:
         from comm import create_comm
 
         with self._lock:
+            self.push()
             comm = create_comm(target_name=labcomm.TARGET, data=self._snapshot())
             self._keep(comm)
 
@@ -74,6 +76,7 @@ class LabComms:
             comm.send(labcomm.error(str(problem)))
             return
         with self._lock:  # HELLO again or REQUEST_SNAPSHOT: both are answered with the whole picture
+            self.push()
             comm.send(self._snapshot())
 
     def _forget(self, comm: Any) -> None:
@@ -145,6 +148,8 @@ class LabComms:
         return rows, self._saved
 
     def _snapshot(self) -> dict[str, Any]:
+        """The rows last sent as updates: call `push` first, so they are the current ones and every
+        comm's picture stays the sum of its messages (an update may be pending for up to 100 ms)."""
         from ..render.palette import STATE_COLORS
 
         return labcomm.snapshot(self.seq, self._flow is not None, self._sent, self._saved, STATE_COLORS)

@@ -31,9 +31,12 @@ def time_saved(statuses: Mapping[str, StepStatus]) -> float:
 class Coalescer:
     """Turns a stream of events into at most one `flush()` per INTERVAL.
 
-    The first event after a quiet period flushes after `delay` (so a single
-    state change shows promptly); later ones ride on the pending flush. A
-    flow's end flushes immediately, so the final picture is exact.
+    The first event after a quiet period flushes at once (so a single state
+    change shows promptly); later ones ride on the pending flush. A flow's end
+    is no exception: a flush reads the state when it runs, so the last one
+    shows the final picture exactly. Every `%%step` cell starts and ends a
+    run: ending each with a flush of its own would send one update per cell
+    run, not one per interval.
     """
 
     def __init__(self, call_later: Callable[[float, Callable[[], object]], None],
@@ -47,19 +50,16 @@ class Coalescer:
         self._scheduled = False
         self._last = float("-inf")  # so the very first event flushes at once
 
-    def __call__(self, event: ev.Event) -> None:
-        final = isinstance(event, ev.FlowFinished)
+    def __call__(self, _event: ev.Event) -> None:
         with self._lock:
-            if self._scheduled and not final:
+            if self._scheduled:
                 return
             self._scheduled = True
-            delay = 0.0 if final else max(0.0, self._last + self._interval - self._clock())
+            delay = max(0.0, self._last + self._interval - self._clock())
         self._call_later(delay, self._run)
 
     def _run(self) -> None:
         with self._lock:
-            if not self._scheduled:
-                return  # an immediate final flush already ran
             self._scheduled = False
             self._last = self._clock()
         self._flush()

@@ -1,4 +1,4 @@
-"""The widget's Coalescer: at most one flush per interval, the first event prompt, FlowFinished at once.
+"""The widget's Coalescer: at most one flush per interval, the first event prompt, a flow's end included.
 
 Driven by a fake loop: `call_later` only records what it was asked, and the
 test's clock moves when the test says so; no real time passes.
@@ -108,8 +108,9 @@ def test_a_steady_stream_flushes_at_most_once_per_interval(loop: FakeLoop) -> No
     assert flushes[-1] >= t - INTERVAL  # the last events were flushed too
 
 
-def test_flow_finished_flushes_at_once_even_with_a_flush_pending(loop: FakeLoop) -> None:
-    """The final picture is exact and immediate; the flush it overtook then does nothing."""
+def test_flow_finished_rides_on_the_pending_flush(loop: FakeLoop) -> None:
+    """A flow's end soon after a flush waits out the interval like any event: each `%%step` cell
+    run starts and ends a run, and must not cost an update of its own."""
     flushes: list[float] = []
     coalescer = make(loop, flushes)
     coalescer(started())
@@ -117,11 +118,24 @@ def test_flow_finished_flushes_at_once_even_with_a_flush_pending(loop: FakeLoop)
     loop.advance(0.01)
     coalescer(started())  # a flush pending for t = INTERVAL
     coalescer(ev.FlowFinished(1, counts={"succeeded": 1}))
-    assert [delay for delay, _ in loop.calls][-1] == 0.0 and len(loop.calls) == 3
-    loop.advance(0.01)
-    assert flushes == [0.0, 0.01]
-    loop.advance(1.0)
-    assert flushes == [0.0, 0.01]  # the overtaken flush found nothing to do
+    assert len(loop.calls) == 2
+    loop.advance(INTERVAL)
+    assert flushes == [0.0, pytest.approx(INTERVAL)]
+
+
+def test_many_short_runs_flush_at_most_once_per_interval(loop: FakeLoop) -> None:
+    """A thousand runs of one step each, 5 ms apart (cells run one after another): throttled too."""
+    flushes: list[float] = []
+    coalescer = make(loop, flushes)
+    t = 0.0
+    for i in range(1000):
+        coalescer(started(f"s{i}"))
+        coalescer(ev.FlowFinished(i, counts={"succeeded": 1}))
+        t += 0.005
+        loop.advance(t)
+    loop.advance(t + 1)
+    assert len(flushes) <= int(t / INTERVAL) + 2
+    assert flushes[-1] >= t - INTERVAL  # the last run's end was flushed too
 
 
 def test_flow_finished_after_a_quiet_period_flushes_once(loop: FakeLoop) -> None:
