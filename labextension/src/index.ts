@@ -1,16 +1,20 @@
 /**
  * nbflow in JupyterLab 4 and Notebook 7: a model per notebook talking to its
- * kernel over the `nbflow` comm, the cell badges and the status-bar item.
+ * kernel over the `nbflow` comm, the cell badges, the status-bar item and the
+ * commands (declared with their keys, toolbar buttons and context-menu
+ * entries in schema/plugin.json).
  */
 
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { CellBadges } from './badges';
+import { addCommands, showAnswers } from './commands';
 import { FlowModel } from './model';
 import { FlowStatus } from './statusbar';
 
@@ -18,14 +22,16 @@ const models = new WeakMap<NotebookPanel, FlowModel>();
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-nbflow:plugin',
-  description: 'Live nbflow step badges on cells, and a status-bar item.',
+  description:
+    'Live nbflow step badges on cells, a graph panel, commands and a status-bar item.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [IStatusBar],
+  optional: [IStatusBar, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    palette: ICommandPalette | null
   ) => {
     const status = new FlowStatus();
     if (statusBar) {
@@ -37,24 +43,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
         activeStateChanged: status.activeStateChanged
       });
     }
-    tracker.widgetAdded.connect((_, panel) => {
-      const model = new FlowModel(panel.sessionContext);
-      const badges = new CellBadges(panel, model);
-      models.set(panel, model);
-      panel.disposed.connect(() => {
+    addCommands(app, tracker, p => models.get(p), palette);
+    const refreshCommands = () => app.commands.notifyCommandChanged();
+    tracker.activeCellChanged.connect(refreshCommands);
+
+    const follow = (notebook: NotebookPanel | null) => {
+      const model = notebook ? (models.get(notebook) ?? null) : null;
+      status.follow(model);
+    };
+    tracker.widgetAdded.connect((_, notebook) => {
+      const model = new FlowModel(notebook.sessionContext);
+      const badges = new CellBadges(notebook, model);
+      models.set(notebook, model);
+      showAnswers(model);
+      model.changed.connect(refreshCommands);
+      notebook.disposed.connect(() => {
         badges.dispose();
         model.dispose();
         if (tracker.currentWidget === null) {
-          status.follow(null);
+          follow(null);
         }
       });
-      if (tracker.currentWidget === panel) {
-        status.follow(model);
+      if (tracker.currentWidget === notebook) {
+        follow(notebook);
       }
     });
-    tracker.currentChanged.connect((_, panel) => {
-      status.follow(panel ? (models.get(panel) ?? null) : null);
-    });
+    tracker.currentChanged.connect((_, notebook) => follow(notebook));
   }
 };
 

@@ -49,6 +49,9 @@ def lab_server(base: Path, root: Path, extra_env: Mapping[str, str] | None = Non
     labconfig.mkdir()
     (labconfig / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    # the fresh folders above come before the environment's: an nbflow installed into the venv
+    # (its wheel's share/jupyter/labextensions) must not stand in for the one under test
+    env["JUPYTER_PREFER_ENV_PATH"] = "0"
     env.pop("JPY_SESSION_NAME", None)
     env.pop("NBFLOW_STORE", None)
     port, token = _free_port(), secrets.token_hex(16)
