@@ -3,7 +3,8 @@
  *
  * The badge lives in the cell's own node, so it moves with the cell; it is
  * redrawn from the model's state when a message arrives and when cells are
- * added, moved or removed, and taken away when its step is gone.
+ * added, moved or removed, and taken away when its step is gone. Clicking a
+ * badge selects its step in the side panel.
  */
 
 import { Cell } from '@jupyterlab/cells';
@@ -17,7 +18,8 @@ export const BADGE_CLASS = 'jp-nbflow-badge';
 export class CellBadges {
   constructor(
     private readonly _panel: NotebookPanel,
-    private readonly _model: FlowModel
+    private readonly _model: FlowModel,
+    private readonly _onClick: (step: string) => void = () => undefined
   ) {
     _model.changed.connect(this._render, this);
     _panel.content.model?.cells.changed.connect(this._scheduleRender, this);
@@ -55,6 +57,9 @@ export class CellBadges {
       }
       const node = existing ?? this._create(cell);
       const view = badge(row);
+      if (node.dataset.step !== row.name) {
+        node.dataset.step = row.name;
+      }
       if (node.textContent !== view.text) {
         node.textContent = view.text;
       }
@@ -63,8 +68,11 @@ export class CellBadges {
       }
       if (node.dataset.state !== view.state) {
         node.dataset.state = view.state;
-        node.dataset.step = row.name;
-        const colours = state.palette[view.state];
+      }
+      const colours = state.palette[view.state];
+      const paint = colours ? colours.join(' ') : '';
+      if (node.dataset.paint !== paint) {
+        node.dataset.paint = paint;
         node.style.background = colours ? colours[0] : '';
         node.style.color = colours ? colours[1] : '';
       }
@@ -80,6 +88,12 @@ export class CellBadges {
   private _create(cell: Cell): HTMLElement {
     const node = document.createElement('div');
     node.className = BADGE_CLASS;
+    node.addEventListener('click', event => {
+      event.stopPropagation();
+      if (node.dataset.step) {
+        this._onClick(node.dataset.step);
+      }
+    });
     cell.node.appendChild(node);
     return node;
   }

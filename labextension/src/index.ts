@@ -1,8 +1,8 @@
 /**
  * nbflow in JupyterLab 4 and Notebook 7: a model per notebook talking to its
- * kernel over the `nbflow` comm, the cell badges, the status-bar item and the
- * commands (declared with their keys, toolbar buttons and context-menu
- * entries in schema/plugin.json).
+ * kernel over the `nbflow` comm, the cell badges, the status-bar item, the
+ * side panel and the commands (declared with their keys, toolbar buttons and
+ * context-menu entries in schema/plugin.json).
  */
 
 import {
@@ -12,13 +12,26 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { LabIcon } from '@jupyterlab/ui-components';
 
 import { CellBadges } from './badges';
 import { addCommands, showAnswers } from './commands';
 import { FlowModel } from './model';
+import { FlowPanel, PANEL_ID } from './panel';
 import { FlowStatus } from './statusbar';
+import { CommandIDs } from './steps';
 
 const models = new WeakMap<NotebookPanel, FlowModel>();
+
+/** Three nodes and two edges: the panel's tab. */
+const flowIcon = new LabIcon({
+  name: 'jupyter-nbflow:flow',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16">' +
+    '<g class="jp-icon3" fill="#616161"><rect x="5" y="1" width="6" height="4" rx="1"/>' +
+    '<rect x="1" y="11" width="6" height="4" rx="1"/><rect x="9" y="11" width="6" height="4" rx="1"/>' +
+    '<path d="M7.5 5h1v2.5H12V11h-1V8.5H5V11H4V7.5h3.5z"/></g></svg>'
+});
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-nbflow:plugin',
@@ -43,6 +56,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
         activeStateChanged: status.activeStateChanged
       });
     }
+    const panel = new FlowPanel();
+    panel.title.icon = flowIcon;
+    app.shell.add(panel, 'right', { rank: 600 });
+    const showStep = (model: FlowModel, step: string) => {
+      model.select(step);
+      app.shell.activateById(PANEL_ID);
+    };
+    app.commands.addCommand(CommandIDs.togglePanel, {
+      label: 'Show the nbflow panel',
+      execute: () => app.shell.activateById(PANEL_ID)
+    });
+    palette?.addItem({ command: CommandIDs.togglePanel, category: 'nbflow' });
     addCommands(app, tracker, p => models.get(p), palette);
     const refreshCommands = () => app.commands.notifyCommandChanged();
     tracker.activeCellChanged.connect(refreshCommands);
@@ -50,10 +75,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const follow = (notebook: NotebookPanel | null) => {
       const model = notebook ? (models.get(notebook) ?? null) : null;
       status.follow(model);
+      panel.follow(model ? notebook : null, model);
     };
     tracker.widgetAdded.connect((_, notebook) => {
       const model = new FlowModel(notebook.sessionContext);
-      const badges = new CellBadges(notebook, model);
+      const badges = new CellBadges(notebook, model, step =>
+        showStep(model, step)
+      );
       models.set(notebook, model);
       showAnswers(model);
       model.changed.connect(refreshCommands);

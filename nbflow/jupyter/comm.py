@@ -61,7 +61,7 @@ class LabComms:
             return
         with self._lock:
             self._keep(comm)
-            comm.send(self._snapshot())
+            self._send(comm, self._snapshot())
 
     def announce(self) -> None:
         """Open a comm from the kernel, its snapshot as the open's data: `%load_ext nbflow` in a kernel the
@@ -82,16 +82,24 @@ class LabComms:
         try:
             request = labcomm.parse_request(msg.get("content", {}).get("data"))
             if request.type in labcomm.COMMANDS:
-                comm.send(labcomm.answer(request.type, self._command(request)))
+                self._reply(comm, labcomm.answer(request.type, self._command(request)))
             elif request.type == labcomm.REQUEST_DETAIL:
-                comm.send(labcomm.detail(request.steps[0], self._describe(request.steps[0])))
+                self._reply(comm, labcomm.detail(request.steps[0], self._describe(request.steps[0])))
             elif request.type == labcomm.REQUEST_LAYOUT:
                 self._want_layout(comm)
-            else:
-                with self._lock:  # HELLO again or REQUEST_SNAPSHOT: both are answered with the whole picture
-                    comm.send(self._snapshot())
+            else:  # HELLO again or REQUEST_SNAPSHOT: both are answered with the whole picture, as it is when sent
+                self._reply(comm, self._snapshot)
         except NbflowError as problem:  # a bad message, an unknown step, no flow yet: one line back
-            comm.send(labcomm.error(str(problem).splitlines()[0]))
+            self._reply(comm, labcomm.error(str(problem).splitlines()[0]))
+        except Exception as problem:  # a bug of ours: said in one line too, rather than lost in the kernel's log
+            log.exception("nbflow comm request failed")
+            self._reply(comm, labcomm.error(f"nbflow: {type(problem).__name__}: {problem}".splitlines()[0]))
+
+    def _reply(self, comm: Any, data: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        """Answer a request (see `_send`). A callable is called under the lock, so a snapshot is the
+        state as of its sending, in order with the updates."""
+        with self._lock:
+            self._send(comm, data() if callable(data) else data)
 
     def _forget(self, comm: Any) -> None:
         with self._lock:
@@ -139,7 +147,7 @@ class LabComms:
             self._layout_comms.add(comm.comm_id)
             flow, laid = self._flow, self._laid
             if flow is not None and laid is not None and laid[0] is flow.graph:
-                comm.send(laid[1])
+                self._reply(comm, laid[1])
             else:
                 self._lay_out()
 
@@ -222,7 +230,7 @@ class LabComms:
             self.detach()
             for comm in list(self._comms.values()):
                 with contextlib.suppress(Exception):
-                    comm.send(labcomm.bye())
+                    self._send(comm, labcomm.bye())
                     comm.close()
             self._comms.clear()
             self._layout_comms.clear()
@@ -259,8 +267,21 @@ class LabComms:
             self._send(comm, data)
 
     def _send(self, comm: Any, data: dict[str, Any]) -> None:
+        """Send `data` on `comm` as a message with no parent.
+
+        ipykernel gives a comm message the parent of the context it is sent from, and that may be a
+        request of the front end's (a command, or an update set off by one): JupyterLab 4 sends those on
+        the comm's kernel subshell, and drops a message with such a parent without a word (it reaches
+        neither the request's future nor the comm). With no parent it goes to the comm by its id.
+        """
+        kernel: Any = getattr(comm, "kernel", None)
+        session = getattr(kernel, "session", None)
         try:
-            comm.send(data)
+            if session is None:  # not ipykernel's comm: its own send
+                comm.send(data)
+            else:
+                session.send(kernel.iopub_socket, "comm_msg", {"data": data, "comm_id": comm.comm_id},
+                             parent={}, ident=getattr(comm, "topic", None))
         except Exception as problem:  # a comm whose front end went away: drop it, keep the others
             log.debug("nbflow comm %s: %s", comm.comm_id, problem)
             self._comms.pop(comm.comm_id, None)

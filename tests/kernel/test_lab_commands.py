@@ -61,7 +61,8 @@ def test_commands_run_force_retry_cancel_and_answer_as_flow_does(comm_kernel: Co
     k.wait_for(lambda: _rows(k.messages[comm]).get("gate", {}).get("state") == "running", "gate running")
     k.send_comm(comm, {"type": labcomm.CANCEL})
     k.wait_for(lambda: _rows(k.messages[comm]).get("gate", {}).get("state") == "cancelled", "gate cancelled")
-    assert _last(k.messages[comm], labcomm.ANSWER)["message"] == "nbflow: cancelled gate"  # type: ignore[index]
+    k.wait_for(lambda: _last(k.messages[comm], labcomm.ANSWER)["message"] == "nbflow: cancelled gate",  # type: ignore[index]
+               "the answer to cancel")
     (tmp_path / "open.txt").write_text("")
 
     k.send_comm(comm, {"type": labcomm.RUN, "steps": ["nope"]})
