@@ -16,6 +16,12 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as protocol from './protocol';
 import { IFlowState, emptyState, reduce } from './reducer';
 
+/** A kernel's answer to a command, or its one-line error. */
+export interface IAnswered {
+  message: string;
+  error: boolean;
+}
+
 /** A cell's code that may load nbflow: after it runs, ask again. */
 const LOADS_NBFLOW = /\bnbflow\b/;
 
@@ -34,6 +40,61 @@ export class FlowModel {
     return this._changed;
   }
 
+  /** The widget's layout of this flow, once the panel has asked for it (null until it comes). */
+  get layout(): protocol.ILayout | null {
+    return this._layout;
+  }
+
+  get layoutChanged(): ISignal<this, protocol.ILayout | null> {
+    return this._layoutChanged;
+  }
+
+  /** Each step's detail pane, as last received. */
+  readonly details = new Map<string, protocol.IStepDetail>();
+
+  get detailChanged(): ISignal<this, string> {
+    return this._detailChanged;
+  }
+
+  /** The kernel's answers to commands and its errors. */
+  get answered(): ISignal<this, IAnswered> {
+    return this._answered;
+  }
+
+  /** The step selected in the panel ("" for none); a badge click selects its step. */
+  get selected(): string {
+    return this._selected;
+  }
+
+  get selectedChanged(): ISignal<this, string> {
+    return this._selectedChanged;
+  }
+
+  select(step: string): void {
+    if (step !== this._selected) {
+      this._selected = step;
+      this._selectedChanged.emit(step);
+    }
+    if (step) {
+      this.send(protocol.requestDetail(step));
+    }
+  }
+
+  /** Send a request to the kernel; false when no nbflow comm is open. */
+  send(data: { type: string }): boolean {
+    if (!this._comm || this._comm.isDisposed) {
+      return false;
+    }
+    this._comm.send(data as any);
+    return true;
+  }
+
+  /** The panel wants the graph: ask now, and again at every new snapshot (a reconnect, a restart). */
+  wantLayout(): void {
+    this._wantLayout = true;
+    this.send(protocol.requestLayout());
+  }
+
   /** Browser time spent applying the last update, in ms (bench/labextension.py reads it). */
   lastApplyMs = 0;
   /** Kernel messages received (bench/labextension.py counts them). */
@@ -49,6 +110,7 @@ export class FlowModel {
   private _onKernelChanged(): void {
     this._unwatch();
     this._closeComm();
+    this._forgetKernel();
     this._setState(emptyState());
     const kernel = this._session.session?.kernel ?? null;
     this._kernel = kernel;
@@ -86,6 +148,7 @@ export class FlowModel {
       status === 'starting'
     ) {
       this._closeComm();
+      this._forgetKernel();
       this._setState(emptyState());
       this._openWhenIdle = true;
     } else if (status === 'idle' && this._openWhenIdle) {
@@ -179,9 +242,41 @@ export class FlowModel {
     }
   }
 
+  /** What a kernel told beyond the rows: gone with it. */
+  private _forgetKernel(): void {
+    this.details.clear();
+    if (this._layout) {
+      this._layout = null;
+      this._layoutChanged.emit(null);
+    }
+  }
+
   private _receive(message: protocol.KernelMessage): void {
     this.received += 1;
     this._heard = true;
+    if (message && message.version === protocol.VERSION) {
+      switch (message.type) {
+        case protocol.ANSWER:
+          this._answered.emit({ message: message.message, error: false });
+          return;
+        case protocol.ERROR:
+          this._answered.emit({ message: message.message, error: true });
+          return;
+        case protocol.DETAIL:
+          this.details.set(message.step, message.detail);
+          this._detailChanged.emit(message.step);
+          return;
+        case protocol.LAYOUT:
+          this._layout = message;
+          this._layoutChanged.emit(message);
+          return;
+        case protocol.SNAPSHOT:
+          if (this._wantLayout && this._comm) {
+            this._comm.send(protocol.requestLayout());
+          }
+          break;
+      }
+    }
     const start = performance.now();
     const { state, resync } = reduce(this._state, message);
     if (resync && this._comm) {
@@ -209,4 +304,11 @@ export class FlowModel {
   private _heard = false;
   private _state: IFlowState = emptyState();
   private _changed = new Signal<this, IFlowState>(this);
+  private _layout: protocol.ILayout | null = null;
+  private _layoutChanged = new Signal<this, protocol.ILayout | null>(this);
+  private _wantLayout = false;
+  private _detailChanged = new Signal<this, string>(this);
+  private _answered = new Signal<this, IAnswered>(this);
+  private _selected = '';
+  private _selectedChanged = new Signal<this, string>(this);
 }

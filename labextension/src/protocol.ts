@@ -13,12 +13,20 @@ export const VERSION = 1;
 // front end -> kernel
 export const HELLO = 'hello';
 export const REQUEST_SNAPSHOT = 'request_snapshot';
+export const RUN = 'run';
+export const CANCEL = 'cancel';
+export const RETRY = 'retry';
+export const REQUEST_DETAIL = 'request_detail';
+export const REQUEST_LAYOUT = 'request_layout';
 
 // kernel -> front end
 export const SNAPSHOT = 'snapshot';
 export const UPDATE = 'update';
 export const ERROR = 'error';
 export const BYE = 'bye';
+export const ANSWER = 'answer';
+export const DETAIL = 'detail';
+export const LAYOUT = 'layout';
 
 /** A step: its summary status (`StepStatus.to_json(detail=False)`) and the id of its cell. */
 export interface IStepRow {
@@ -63,7 +71,52 @@ export interface IBye {
   version: number;
 }
 
-export type KernelMessage = ISnapshot | IUpdate | IError | IBye;
+/** What a RUN, CANCEL or RETRY did: the line the `%flow` command prints. */
+export interface IAnswer {
+  type: typeof ANSWER;
+  version: number;
+  request: string;
+  message: string;
+}
+
+/** A step's detail pane, as the widget's (`nbflow.widget.widget.describe`). */
+export interface IStepDetail {
+  name: string;
+  missing?: boolean;
+  state?: string;
+  error?: string;
+  reason?: string;
+  traceback?: string;
+  /** [number, started, ended, error, traceback] */
+  attempts?: [number, number | null, number | null, string, string][];
+  text?: string;
+  source?: string | null;
+  started?: number | null;
+  ended?: number | null;
+  duration?: number | null;
+  checkpoint?: string;
+  time_saved?: number | null;
+  not_restorable?: string;
+  why?: string;
+}
+
+export interface IDetail {
+  type: typeof DETAIL;
+  version: number;
+  step: string;
+  detail: IStepDetail;
+}
+
+/** The widget's live layout: an SVG whose `g.node`s are titled by step. */
+export interface ILayout {
+  type: typeof LAYOUT;
+  version: number;
+  svg: string;
+  message: string;
+}
+
+export type KernelMessage =
+  ISnapshot | IUpdate | IError | IBye | IAnswer | IDetail | ILayout;
 
 export function hello(): { type: string; version: number } {
   return { type: HELLO, version: VERSION };
@@ -71,4 +124,31 @@ export function hello(): { type: string; version: number } {
 
 export function requestSnapshot(): { type: string } {
   return { type: REQUEST_SNAPSHOT };
+}
+
+/** A request that changes the flow: `%flow run [STEP ...] [--force]`, `%flow cancel`, `%flow retry`. */
+export interface ICommandRequest {
+  type: typeof RUN | typeof CANCEL | typeof RETRY;
+  steps: string[];
+  force?: boolean;
+}
+
+export function run(steps: string[] = [], force = false): ICommandRequest {
+  return { type: RUN, steps, force };
+}
+
+export function cancel(steps: string[] = []): ICommandRequest {
+  return { type: CANCEL, steps };
+}
+
+export function retry(steps: string[] = []): ICommandRequest {
+  return { type: RETRY, steps };
+}
+
+export function requestDetail(step: string): { type: string; step: string } {
+  return { type: REQUEST_DETAIL, step };
+}
+
+export function requestLayout(): { type: string } {
+  return { type: REQUEST_LAYOUT };
 }

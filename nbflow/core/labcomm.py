@@ -29,6 +29,16 @@ VERSION = 1
 HELLO = "hello"
 #: {"type": "request_snapshot"}: answered with a SNAPSHOT (after a gap in `seq`, say).
 REQUEST_SNAPSHOT = "request_snapshot"
+#: {"type": "run", "steps": [name], "force": bool}: `%flow run [STEP ...] [--force]`; answered with an ANSWER.
+RUN = "run"
+#: {"type": "cancel", "steps": [name]}: `%flow cancel [STEP ...]` (no steps: every active one); an ANSWER.
+CANCEL = "cancel"
+#: {"type": "retry", "steps": [name]}: `%flow retry STEP` for each (no steps: every failed one); an ANSWER.
+RETRY = "retry"
+#: {"type": "request_detail", "step": name}: answered with a DETAIL (the widget's detail pane of that step).
+REQUEST_DETAIL = "request_detail"
+#: {"type": "request_layout"}: answered with a LAYOUT, and another whenever the graph changes shape after.
+REQUEST_LAYOUT = "request_layout"
 
 # -- kernel -> front end --------------------------------------------------------
 
@@ -43,9 +53,18 @@ UPDATE = "update"
 ERROR = "error"
 #: {"type", "version"}: `%unload_ext nbflow`; the kernel closes the comm after it.
 BYE = "bye"
+#: {"type", "version", "request", "message"}: what RUN, CANCEL or RETRY did, the line `%flow` prints.
+ANSWER = "answer"
+#: {"type", "version", "step", "detail"}: one step's error, traceback, attempts, provenance and why it ran.
+DETAIL = "detail"
+#: {"type", "version", "svg", "message"}: the widget's live layout (nodes to recolour by the rows), or "" and
+#: why it was not drawn.
+LAYOUT = "layout"
 
-FRONT_END_MESSAGES = (HELLO, REQUEST_SNAPSHOT)
-KERNEL_MESSAGES = (SNAPSHOT, UPDATE, ERROR, BYE)
+FRONT_END_MESSAGES = (HELLO, REQUEST_SNAPSHOT, RUN, CANCEL, RETRY, REQUEST_DETAIL, REQUEST_LAYOUT)
+KERNEL_MESSAGES = (SNAPSHOT, UPDATE, ERROR, BYE, ANSWER, DETAIL, LAYOUT)
+#: the requests that change the flow (the others only ask)
+COMMANDS = (RUN, CANCEL, RETRY)
 
 
 class StepRowJSON(StepStatusJSON, total=False):
@@ -60,10 +79,12 @@ class LabCommError(NbflowError, ValueError):
 
 @dataclass(frozen=True)
 class Request:
-    """A front end's message, checked: its type and (for HELLO) the version it speaks."""
+    """A front end's message, checked: its type, (for HELLO) the version it speaks, and the steps it names."""
 
     type: str
     version: int = VERSION
+    steps: tuple[str, ...] = ()
+    force: bool = False
 
 
 def parse_request(data: Any) -> Request:
@@ -76,7 +97,18 @@ def parse_request(data: Any) -> Request:
     version = data.get("version", VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise LabCommError(f"nbflow comm: version must be a whole number >= 1, got {version!r}")
-    return Request(str(kind), version)
+    if kind == REQUEST_DETAIL:
+        step = data.get("step")
+        if not isinstance(step, str) or not step:
+            raise LabCommError(f"nbflow comm: {kind} needs a step name, got {step!r}")
+        return Request(str(kind), version, (step,))
+    steps = data.get("steps", [])
+    if not isinstance(steps, list) or not all(isinstance(s, str) and s for s in steps):
+        raise LabCommError(f"nbflow comm: {kind}: steps must be a list of step names, got {steps!r}")
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise LabCommError(f"nbflow comm: {kind}: force must be true or false, got {force!r}")
+    return Request(str(kind), version, tuple(steps), force)
 
 
 def row(status: StepStatusJSON, cell: str | None) -> StepRowJSON:
@@ -104,3 +136,15 @@ def error(message: str) -> dict[str, Any]:
 
 def bye() -> dict[str, Any]:
     return {"type": BYE, "version": VERSION}
+
+
+def answer(request: str, message: str) -> dict[str, Any]:
+    return {"type": ANSWER, "version": VERSION, "request": request, "message": message}
+
+
+def detail(step: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": DETAIL, "version": VERSION, "step": step, "detail": dict(data)}
+
+
+def layout(svg: str, message: str = "") -> dict[str, Any]:
+    return {"type": LAYOUT, "version": VERSION, "svg": svg, "message": message}

@@ -226,38 +226,9 @@ class FlowWidget(anywidget.AnyWidget):
     # -- details -------------------------------------------------------------
 
     def describe(self, name: str, statuses: dict[str, StepStatus] | None = None) -> dict[str, Any]:
-        """Error, traceback, attempts (each failed one with its traceback, each with where it ran), outputs and
-        provenance of one step, for the detail pane."""
-        status = (statuses or self._flow.status()).get(name)
-        if status is None:
-            return {"name": name, "missing": True}
-        outputs = []
-        for output in status.outputs:
-            if self._namespace is not None and output in self._namespace:
-                outputs.append([output, summarize(self._namespace[output])])
-            else:
-                outputs.append([output, ""])
-        text = self._output_text(name) if self._output_text else ""
-        tracebacks = self._tracebacks(name) if self._tracebacks else {}
-        return {
-            "name": name,
-            "state": status.state.value,
-            "error": status.error or "",
-            "reason": status.reason or "",
-            "traceback": status.traceback or "",
-            "attempts": [[a.number, a.started, a.ended, a.error or "", tracebacks.get(a.number, "") if a.error else "",
-                          a.where] for a in status.attempt_log],
-            "outputs": outputs,
-            "text": text[-2000:],
-            "source": status.source,
-            "started": status.started,
-            "ended": status.ended,
-            "duration": status.duration,
-            "key": status.key or "",
-            "checkpoint": status.checkpoint or "",
-            "time_saved": status.time_saved,
-            "not_restorable": status.not_restorable or "",
-        }
+        """The detail pane of one step (see `describe`)."""
+        return describe(self._flow, name, statuses, namespace=self._namespace, output_text=self._output_text,
+                        tracebacks=self._tracebacks)
 
     # -- display -------------------------------------------------------------
 
@@ -279,6 +250,44 @@ class FlowWidget(anywidget.AnyWidget):
 
 def _saved(status: StepStatus) -> float:
     return (status.time_saved or 0.0) if status.source == "restored" else 0.0
+
+
+def describe(flow: Flow, name: str, statuses: Mapping[str, StepStatus] | None = None, *,
+             namespace: Mapping[str, Any] | None = None, output_text: Callable[[str], str] | None = None,
+             tracebacks: Callable[[str], Mapping[int, str]] | None = None) -> dict[str, Any]:
+    """Error, traceback, attempts (each failed one with its traceback; where each ran), outputs, provenance and
+    why it ran, of one step: the widget's detail pane, and the JupyterLab panel's (nbflow.jupyter.comm)."""
+    status = (statuses or flow.status()).get(name)
+    if status is None:
+        return {"name": name, "missing": True}
+    outputs = []
+    for output in status.outputs:
+        if namespace is not None and output in namespace:
+            outputs.append([output, summarize(namespace[output])])
+        else:
+            outputs.append([output, ""])
+    text = output_text(name) if output_text else ""
+    failed = tracebacks(name) if tracebacks else {}
+    return {
+        "name": name,
+        "state": status.state.value,
+        "error": status.error or "",
+        "reason": status.reason or "",
+        "traceback": status.traceback or "",
+        "attempts": [[a.number, a.started, a.ended, a.error or "", failed.get(a.number, "") if a.error else "",
+                      a.where] for a in status.attempt_log],
+        "outputs": outputs,
+        "text": text[-2000:],
+        "source": status.source,
+        "started": status.started,
+        "ended": status.ended,
+        "duration": status.duration,
+        "key": status.key or "",
+        "checkpoint": status.checkpoint or "",
+        "time_saved": status.time_saved,
+        "not_restorable": status.not_restorable or "",
+        "why": status.why or "",
+    }
 
 
 def static_bundle(flow: Flow) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import pytest
 from .conftest import PANEL, REPO, Lab, open_notebook, run_all, save_screenshot
 
 BADGE = f"{PANEL} .jp-nbflow-badge"
+#: a badge from the kernel's steps, not a greyed one from the last recorded run
+LIVE = f"{BADGE}:not(.jp-nbflow-lastrun)"
 
 
 def _write(path: Any, sources: list[str], ids: list[str] | None = None) -> None:
@@ -42,6 +44,12 @@ def notebooks(lab: Lab) -> Iterator[Lab]:
         "import time\ntime.sleep(2)\nfrom nbflow.jupyter.extension import kernel_flow\n"
         "kernel_flow().flow.remove('scratch')",
     ], ids=["m-ext", "m-a", "m-b", "m-scratch", "m-remove"])
+    _write(lab.root / "lastrun.ipynb", [
+        "%load_ext nbflow",
+        "%%step first\nfirst_value = 41 + 1",
+        "%%step broken --after first\nraise ValueError('broken on purpose\\nsecond line')",
+        "print('a plain cell')",
+    ], ids=["l-ext", "l-first", "l-broken", "l-plain"])
     _write(lab.root / "plain.ipynb", ["x = 1", "print('no nbflow here, but the word nbflow')"])
     yield lab
 
@@ -54,7 +62,7 @@ def _wait_badge(page: Any, step: str, state: str, timeout: float = 60_000) -> No
     page.wait_for_function(
         "([sel, step, state]) => [...document.querySelectorAll(sel)]"
         ".some(n => n.dataset.step === step && n.dataset.state === state)",
-        arg=[BADGE, step, state], timeout=timeout)
+        arg=[LIVE, step, state], timeout=timeout)
 
 
 @pytest.mark.timeout(240)
@@ -86,7 +94,8 @@ def test_badges_go_running_to_succeeded_and_failed_live_and_come_back_after_a_re
     page.wait_for_selector(f"{PANEL} .jp-Cell", state="visible")
     _wait_badge(page, "broken", "failed")
     _wait_badge(page, "report", "succeeded")
-    assert page.locator(BADGE).count() == 4
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 4", arg=LIVE)
+    assert page.locator(BADGE).count() == 4  # the greyed last-run badges shown meanwhile are gone
     assert errors == [], errors
 
 
@@ -142,3 +151,46 @@ def test_a_kernel_without_nbflow_shows_no_badge_and_logs_no_error(page: Any, not
     assert not page.locator(".jp-nbflow-status").is_visible()
     assert errors == [], errors
     assert REPO.is_dir()
+
+
+def _lastrun_badges(page: Any) -> dict[str, tuple[str, str]]:
+    """Each greyed badge's step: (text, hover)."""
+    found = page.eval_on_selector_all(
+        f"{BADGE}.jp-nbflow-lastrun", "ns => ns.map(n => [n.dataset.step, n.textContent, n.title])")
+    return {step: (text, title) for step, text, title in found}
+
+
+@pytest.mark.timeout(240)
+def test_a_notebook_opened_without_nbflow_shows_its_last_run_greyed_until_the_kernels_steps_come(
+        page: Any, notebooks: Lab) -> None:
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    open_notebook(page, notebooks, "lastrun.ipynb")
+    assert page.locator(BADGE).count() == 0  # never run: nothing recorded, nothing shown
+    run_all(page)
+    _wait_badge(page, "broken", "failed")
+    assert page.locator(f"{BADGE}.jp-nbflow-lastrun").count() == 0  # live badges are not greyed
+    # shut the kernel down and open the notebook again: a new kernel, without nbflow loaded
+    page.click(f"{PANEL} .jp-Cell")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Shut Down Kernel").first.click()
+    page.wait_for_function(
+        "sel => ![...document.querySelectorAll(sel)].some(n => !n.classList.contains('jp-nbflow-lastrun'))"
+        " || document.querySelectorAll(sel).length === 0", arg=BADGE)
+    open_notebook(page, notebooks, "lastrun.ipynb")
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 2", arg=f"{BADGE}.jp-nbflow-lastrun")
+    shown = _lastrun_badges(page)
+    assert shown["first"][0] == "last run just now: succeeded", shown
+    assert shown["broken"] == ("last run just now: failed", "ValueError: broken on purpose"), shown
+    assert page.locator(f"{PANEL} .jp-Cell").nth(1).locator(":scope > .jp-nbflow-lastrun").count() == 1  # its cell
+    assert page.locator(f"{PANEL} .jp-Cell").nth(3).locator(":scope > .jp-nbflow-badge").count() == 0
+    opacity = page.locator(f"{BADGE}[data-step='first']").evaluate("n => getComputedStyle(n).opacity")
+    assert float(opacity) < 1  # greyed
+    save_screenshot(page, "badges-last-run.png")
+    # Run All: the kernel's own steps replace them, live (first restored from its checkpoint)
+    run_all(page)
+    _wait_badge(page, "first", "restored")
+    _wait_badge(page, "broken", "failed")
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=f"{BADGE}.jp-nbflow-lastrun")
+    assert page.locator(BADGE).count() == 2
+    assert errors == [], errors

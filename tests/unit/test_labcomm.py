@@ -11,7 +11,10 @@ from nbflow.core.status import StepStatus
 
 @pytest.mark.parametrize(("data", "problem"), [
     ([1, 2], "expected a JSON object, got list"),
-    ({"type": "run"}, "unknown message type 'run'"),
+    ({"type": "launch"}, "unknown message type 'launch'"),
+    ({"type": "run", "steps": "a"}, "steps must be a list of step names, got 'a'"),
+    ({"type": "run", "steps": ["a"], "force": "yes"}, "force must be true or false"),
+    ({"type": "request_detail"}, "request_detail needs a step name, got None"),
     ({}, "unknown message type None"),
     ({"type": "hello", "version": 0}, "version must be a whole number >= 1, got 0"),
     ({"type": "hello", "version": True}, "got True"),
@@ -32,7 +35,12 @@ def test_requests_and_messages() -> None:
     assert "cell" not in labcomm.row(status.to_json(detail=False), None)
     message = labcomm.update(3, {"fit": row}, ["gone"], 1.5)
     assert message["type"] == labcomm.UPDATE and message["version"] == labcomm.VERSION and message["seq"] == 3
-    assert set(labcomm.KERNEL_MESSAGES) == {"snapshot", "update", "error", "bye"}
+    assert set(labcomm.KERNEL_MESSAGES) == {"snapshot", "update", "error", "bye", "answer", "detail", "layout"}
+    assert labcomm.parse_request({"type": "run", "steps": ["a"], "force": True}) == labcomm.Request(
+        "run", 1, ("a",), True)
+    assert labcomm.parse_request({"type": "cancel"}).steps == ()
+    assert labcomm.parse_request({"type": "request_detail", "step": "fit"}).steps == ("fit",)
+    assert labcomm.answer("run", "nbflow: running 1 step: a")["message"] == "nbflow: running 1 step: a"
 
 
 def test_the_guide_names_every_message() -> None:
