@@ -49,6 +49,7 @@ class RemoteResult:
     outputs: dict[str, Any]
     stdout: str = ""
     stderr: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class RemoteFailure:
     stdout: str = ""
     stderr: str = ""
     error: BaseException | None = field(default=None, compare=False, repr=False)
+    where: str = ""
 
     def exception(self, step: str) -> BaseException:
         """What the host raises: the original exception with the remote traceback

@@ -221,8 +221,8 @@ class DaskExecutor:
                     outputs[name] = cloudpickle.loads(blob)
                 except Exception as error:
                     return _transfer_failure(step, f"output {name!r} of step {step!r} cannot be loaded in the "
-                                                   f"kernel: {_reason(error)}", stdout, stderr)
-            return RemoteResult(outputs, stdout, stderr)
+                                                   f"kernel: {_reason(error)}", stdout, stderr, where)
+            return RemoteResult(outputs, stdout, stderr, where=where)
         if kind == "raised":
             _, (type_name, message, text), sent, stdout, stderr, where = outcome
             raised = None
@@ -230,7 +230,7 @@ class DaskExecutor:
                 with contextlib.suppress(Exception):  # e.g. its class is not importable here
                     raised = cloudpickle.loads(sent)
             return RemoteFailure(type_name, message, text, stdout, stderr,
-                                 error=raised if isinstance(raised, BaseException) else None)
+                                 error=raised if isinstance(raised, BaseException) else None, where=where)
         if kind == "transfer":
             _, direction, name, reason, stdout, stderr, where = outcome
             if direction == "input":
@@ -238,7 +238,7 @@ class DaskExecutor:
             else:
                 line = (f"output {name!r} cannot come back from the Dask worker: {reason} "
                         f"(del it in the step, or call it _{name} to keep it the step's own)")
-            return _transfer_failure(step, line, stdout, stderr)
+            return _transfer_failure(step, line, stdout, stderr, where)
         stop_if_abandoned()  # "stopped": interrupted because the attempt was given up
         raise NbflowError(f"step {step!r}: its Dask task was stopped ({outcome!r})", step=step)
 
@@ -251,10 +251,11 @@ def _dumps(step: str, name: str, value: Any) -> bytes:
                             step=step, name=name) from None
 
 
-def _transfer_failure(step: str, line: str, stdout: str, stderr: str) -> RemoteFailure:
+def _transfer_failure(step: str, line: str, stdout: str, stderr: str, where: str) -> RemoteFailure:
     """A failure with one line for a traceback: what could not travel says it all."""
     error = TransferError(line, step=step)
-    return RemoteFailure("TransferError", line, f"TransferError: {line}\n", stdout, stderr, error=error)
+    return RemoteFailure("TransferError", line, f"TransferError: {line}\n", stdout, stderr, error=error,
+                         where=where)
 
 
 def _task_error(step: str, error: BaseException | None) -> BaseException:
