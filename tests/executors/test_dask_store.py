@@ -12,9 +12,12 @@ import pytest
 from distributed import Client, LocalCluster
 
 from nbflow.core import events as ev
+from nbflow.core.attempt import run_attempt
 from nbflow.core.cache import Receipt, Saved, Snapshot
+from nbflow.core.fingerprints import DigestTable
 from nbflow.core.flow import Flow
-from nbflow.core.spec import StepSpec
+from nbflow.core.namespace import NamespaceHost
+from nbflow.core.spec import StepSpec, make_spec
 from nbflow.core.states import State
 from nbflow.executors.dask import DaskExecutor
 from nbflow.store.store import Store
@@ -162,3 +165,22 @@ def test_local_mode_keeps_writing_in_the_kernel(cluster: LocalCluster, tmp_path:
         assert status.checkpoint is not None and status.checkpoint.endswith(".ckpt")
     finally:
         found.close()
+
+
+def test_a_worker_written_checkpoint_of_an_attempt_given_up_is_dropped(cluster: LocalCluster, tmp_path: Path) -> None:
+    """The worker wrote the staged file, but the attempt was no longer the current one when it came to
+    keep it (`claim()` said no, as after a timeout or cancel): no checkpoint stays, staged or final."""
+    store = SpiedStore(str(tmp_path / "store"), flow_name="shared", local_root=tmp_path / "local")
+    executor = DaskExecutor(cluster.scheduler_address, store="shared")
+    host = NamespaceHost({"n": 10})
+    host.remote["dask"] = executor
+    spec = make_spec("given_up", "total = sum(range(n))", executor="dask")
+    host.prepare(spec)
+    try:
+        result = run_attempt(host, store, spec, 1, False, DigestTable(), claim=lambda: False)
+    finally:
+        executor.shutdown()
+        store.close()
+    assert result.saved is None and result.outputs.values == {"total": 45}
+    assert not store.adopted and store.saves == 0
+    assert _files(tmp_path / "store") == []

@@ -77,6 +77,43 @@ def test_a_dask_step_prints_under_its_cell_and_is_restored_after_a_restart(
     assert (tmp_path / "crunch.runs").read_text() == "x\n"  # computed once, on the cluster
 
 
+SPY = ("from nbflow.jupyter.extension import kernel_flow\n_store = kernel_flow().store\n_adopt = _store.adopt\n"
+       "adopted = []\n"
+       "def _spy(*args):\n    saved = _adopt(*args)\n    adopted.append(saved.written_by)\n    return saved\n"
+       "_store.adopt = _spy")
+ROWS = "%%step rows\nimport os\nrows = list(range(n))\nwriter = os.getpid()\nopen(runs, 'a').write('x\\n')"
+
+
+def test_with_dask_store_shared_the_worker_writes_the_checkpoint_and_a_restarted_kernel_restores_it(
+        tmp_path: Path, cluster: LocalCluster, worker_pids: set[int]) -> None:
+    """The kernel adopts the checkpoint a worker wrote (the writer's pid is a worker's, not the kernel's);
+    after a restart the same cells restore it with the same value, and the step ran once."""
+    setup = f"n = 20000\nruns = {str(tmp_path / 'rows.runs')!r}"
+    kernel = _kernel(tmp_path, cluster)
+    try:
+        assert kernel.execute("%flow config executor=dask dask_store=shared").status == "ok"
+        assert "dask_store = 'shared'" in kernel.execute("%flow config").text
+        assert kernel.execute(SPY).status == "ok" and kernel.execute(setup).status == "ok"
+        assert kernel.execute(ROWS).status == "ok"
+        assert kernel.execute("%flow wait", timeout=120).status == "ok"
+        (written_by,) = eval(kernel.execute("print(adopted)").text)
+        pid = int(written_by.split()[1])
+        kernel_pid = int(kernel.execute("print(os.getpid())").text)
+        assert pid in worker_pids and pid != kernel_pid and kernel.execute("print(writer)").text.strip() == str(pid)
+    finally:
+        kernel.close()
+    kernel = _kernel(tmp_path, cluster)
+    try:
+        assert kernel.execute("%flow config executor=dask dask_store=shared").status == "ok"
+        assert kernel.execute(setup).status == "ok" and kernel.execute(ROWS).status == "ok"
+        assert kernel.execute("%flow wait", timeout=120).status == "ok"
+        assert "restored" in kernel.execute("%flow status").text
+        assert kernel.execute("print(rows == list(range(n)), writer)").text.split() == ["True", str(pid)]
+    finally:
+        kernel.close()
+    assert (tmp_path / "rows.runs").read_text() == "x\n"
+
+
 def test_a_kernel_without_a_cluster_starts_one_says_so_once_and_stops_it_at_shutdown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
