@@ -1,17 +1,13 @@
-"""`--executor dask` in real kernels: output under the cell, restore after a restart, the LocalCluster a
-kernel starts (and stops), and a thread/process/dask flow giving the same values in a kernel and in
-`nbflow run`. A real LocalCluster throughout (kernels reach it through DASK_SCHEDULER_ADDRESS)."""
+"""`--executor dask` in real kernels: output under the cell, restore after a restart (with the kernel or the
+worker writing the checkpoint), and the LocalCluster a kernel starts (and stops). A real LocalCluster
+throughout (kernels reach it through DASK_SCHEDULER_ADDRESS). Mixed flows: test_mixed_flow.py."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
 from distributed import Client, LocalCluster
@@ -130,62 +126,3 @@ def test_a_kernel_without_a_cluster_starts_one_says_so_once_and_stops_it_at_shut
     finally:
         kernel.close()
     poll(lambda: not any(psutil.pid_exists(p) for p in workers), what="the kernel's cluster stopped with it")
-
-
-MIXED = [
-    "%load_ext nbflow",
-    "%%step base\nnumbers = list(range(n))",
-    "%%step squares --after base --executor process\nimport os\nsquares = [x * x for x in numbers]\n"
-    "process_pid = os.getpid()",
-    "%%step total --after squares --executor dask --retries 1\nimport os\ntotal = sum(squares) + offset\n"
-    "dask_pid = os.getpid()",
-    "%%step report --after total\nimport os\nsummary = {'n': n, 'count': len(squares), 'total': total}\n"
-    "report_pid = os.getpid()",
-    "%flow wait",
-    "import json, os\nprint('RESULT', json.dumps({'summary': summary, 'kernel': os.getpid(), "
-    "'pids': [process_pid, dask_pid, report_pid]}))",
-]
-PARAMETERS = "n = 3000\noffset = 7"
-
-
-def _result(text: str) -> dict[str, object]:
-    (line,) = [line for line in text.splitlines() if line.startswith("RESULT ")]
-    found: dict[str, object] = json.loads(line.removeprefix("RESULT "))
-    return found
-
-
-def test_a_mixed_thread_process_dask_flow_gives_the_same_values_in_a_kernel_and_in_nbflow_run(
-        tmp_path: Path, cluster: LocalCluster, worker_pids: set[int]) -> None:
-    """Data passes thread -> process -> dask -> thread; each step ran where it says, and `nbflow run` on
-    the same notebook (in another folder, so it computes rather than restores) gives the same summary."""
-    live = tmp_path / "live"
-    live.mkdir()
-    kernel = _kernel(live, cluster)
-    try:
-        for cell in [PARAMETERS, *MIXED[1:]]:
-            reply = kernel.execute(cell, timeout=120)
-            assert reply.status == "ok", (cell, reply.error)
-        in_kernel = _result(reply.text)
-    finally:
-        kernel.close()
-    expected = {"n": 3000, "count": 3000, "total": sum(x * x for x in range(3000)) + 7}
-    assert in_kernel["summary"] == expected
-    process_pid, dask_pid, report_pid = in_kernel["pids"]  # type: ignore[misc]
-    assert report_pid == in_kernel["kernel"] and process_pid != report_pid and dask_pid in worker_pids
-
-    batch = tmp_path / "batch"
-    batch.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells.append(nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}))
-    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in MIXED)
-    nbformat.write(notebook, str(batch / "mixed.ipynb"))
-    done = subprocess.run([str(Path(sys.executable).parent / "nbflow"), "run", "mixed.ipynb", "out.ipynb"],
-                          cwd=batch, capture_output=True, text=True, timeout=240,
-                          env=dict(os.environ, DASK_SCHEDULER_ADDRESS=cluster.scheduler_address))
-    assert done.returncode == 0, done.stderr
-    executed = nbformat.read(str(batch / "out.ipynb"), as_version=4)
-    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
-    in_batch = _result(printed)
-    assert in_batch["summary"] == in_kernel["summary"]
-    assert in_batch["pids"][1] in worker_pids  # type: ignore[index]
