@@ -14,6 +14,7 @@ still the current one (not timed out, cancelled or redefined meanwhile).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -63,7 +64,7 @@ def _run(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force:
     previous = cache.previous(spec) if key.value is not None else None
     started = time.monotonic()
     offer = None
-    if key.value is not None and isinstance(cache, SharedCache) and not host.runs_here(spec):
+    if key.value is not None and not host.runs_here(spec) and isinstance(cache, SharedCache):
         offer = Offer(spec.name, key.value, key.parts, attempt, cache)  # see offload.py
     try:
         with offering(offer):
@@ -71,6 +72,8 @@ def _run(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force:
     except BaseException:
         # It may have changed its inputs in place before failing: their kept digests no longer hold.
         table.forget(n for n in key.inputs if not isinstance(scope.get(n), _IMMUTABLE))
+        if offer is not None and offer.receipt is not None:  # written, but an output could not come back
+            _drop(cache, spec, offer.key, offer.receipt)
         raise
     duration = time.monotonic() - started
     with recording():  # the checkpoint write reuses the digests of the buffers hashed here
@@ -119,8 +122,8 @@ def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: O
             notes.append(f"will not restore: {saved.not_restorable}")
     else:  # abandoned meanwhile: what it changed in place is not what the table says
         table.forget(mutated)
-        if receipt is not None and isinstance(cache, SharedCache):
-            cache.drop(spec, key.value, receipt)
+        if receipt is not None:
+            _drop(cache, spec, key.value, receipt)
     digests = saved.digests if saved is not None and saved.digests is not None else all_digests()
     return AttemptResult(result, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes),
                          digests=digests, inputs=inputs, parts=key.parts,
@@ -135,7 +138,15 @@ def _adopt(cache: Cache, spec: StepSpec, key: str, receipt: Receipt, notes: list
     except OSError as error:
         notes.append(f"the checkpoint written by {receipt.written_by} cannot be used here ({error}); "
                      "the kernel wrote it instead")
+        _drop(cache, spec, key, receipt)
         return None
+
+
+def _drop(cache: Cache, spec: StepSpec, key: str, receipt: Receipt) -> None:
+    """Remove a staged checkpoint nobody will adopt; one left behind is a temp file the store sweeps later."""
+    if isinstance(cache, SharedCache):
+        with contextlib.suppress(OSError):
+            cache.drop(spec, key, receipt)
 
 
 def _restored(found: Restored, key: StepKey, notes: list[str]) -> AttemptResult:
