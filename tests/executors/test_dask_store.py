@@ -14,6 +14,7 @@ from distributed import Client, LocalCluster
 from nbflow.core import events as ev
 from nbflow.core.attempt import run_attempt
 from nbflow.core.cache import Receipt, Saved, Snapshot
+from nbflow.core.digest import digest
 from nbflow.core.fingerprints import DigestTable
 from nbflow.core.flow import Flow
 from nbflow.core.namespace import NamespaceHost
@@ -37,7 +38,7 @@ class SpiedStore(Store):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adopted: list[Saved] = []
-        self.saves = 0
+        self.saves: list[str] = []  # the steps whose checkpoint the kernel wrote
 
     def adopt(self, spec: StepSpec, key: str, receipt: Receipt) -> Saved:
         saved = super().adopt(spec, key, receipt)
@@ -45,7 +46,7 @@ class SpiedStore(Store):
         return saved
 
     def save(self, spec: StepSpec, key: str, snapshot: Snapshot, live: Any = None) -> Saved:
-        self.saves += 1
+        self.saves.append(spec.name)
         return super().save(spec, key, snapshot, live)
 
 
@@ -66,6 +67,7 @@ class Session:
     def run(self, n: int, runs: Path) -> None:
         self.flow.namespace.update(n=n, runs=str(runs))
         self.flow.add("big", BIG, executor="dask")
+        self.flow.add("reader", "half = total // 2", after="big")  # a thread step keyed by big's digests
         self.flow.run()
         self.flow.wait(timeout=60)
 
@@ -92,11 +94,15 @@ def test_the_worker_writes_the_checkpoint_and_a_fresh_flow_restores_it(
     status = session.flow.status("big")["big"]
     assert status.state is State.SUCCEEDED and session.flow.namespace["total"] == sum(range(50_000))
     (saved,) = session.store.adopted
-    assert session.store.saves == 0 and saved.written_by is not None  # the kernel wrote nothing
+    assert "big" not in session.store.saves and saved.written_by is not None  # the kernel wrote nothing
+    assert saved.digests is not None  # the worker's digests are the kernel's, so readers' keys agree
+    for name in ("rows", "total"):
+        found = saved.digests[name]
+        assert found is not None and found.hex == digest(session.flow.namespace[name]).hex, name
     pid = int(saved.written_by.split()[1])
     assert pid in worker_pids and pid != os.getpid() and pid == session.flow.namespace["writer"], saved.written_by
     assert saved.written_by.split(" on ")[1] in cluster.scheduler_info["workers"]
-    (checkpoint,) = _files(tmp_path / "store")  # adopted: the final file only, no staged one left
+    (checkpoint,) = _files(tmp_path / "store" / "big")  # adopted: the final file only, no staged one left
     assert str(checkpoint) == saved.path == status.checkpoint and checkpoint.suffix == ".ckpt"
     assert status.size == checkpoint.stat().st_size
     session.close()
@@ -106,6 +112,7 @@ def test_the_worker_writes_the_checkpoint_and_a_fresh_flow_restores_it(
         again.run(50_000, runs)
         status = again.flow.status("big")["big"]
         assert status.state is State.RESTORED and again.flow.namespace["rows"] == list(range(50_000))
+        assert again.flow.status("reader")["reader"].state is State.RESTORED  # its key matched
         assert again.flow.namespace["writer"] == pid
     finally:
         again.close()
@@ -116,7 +123,7 @@ def test_a_tampered_worker_written_checkpoint_is_refused_and_the_step_runs_again
         session: Session, cluster: LocalCluster, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     session.run(1000, runs)
-    (checkpoint,) = _files(tmp_path / "store")
+    (checkpoint,) = _files(tmp_path / "store" / "big")
     session.close()
     data = bytearray(checkpoint.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -148,7 +155,7 @@ def test_a_store_the_workers_do_not_share_is_written_by_the_kernel_and_says_why(
     try:
         found.run(1000, tmp_path / "runs")
         status = found.flow.status("big")["big"]
-        assert status.state is State.SUCCEEDED and not found.store.adopted and found.store.saves == 1
+        assert status.state is State.SUCCEEDED and not found.store.adopted and "big" in found.store.saves
         assert any("cannot be used here" in w and "the kernel wrote it instead" in w for w in found.warnings), \
             found.warnings
         assert found.store.checkpoints.exists("big", status.key)  # type: ignore[arg-type]
@@ -161,7 +168,7 @@ def test_local_mode_keeps_writing_in_the_kernel(cluster: LocalCluster, tmp_path:
     try:
         found.run(1000, tmp_path / "runs")
         status = found.flow.status("big")["big"]
-        assert status.state is State.SUCCEEDED and not found.store.adopted and found.store.saves == 1
+        assert status.state is State.SUCCEEDED and not found.store.adopted and "big" in found.store.saves
         assert status.checkpoint is not None and status.checkpoint.endswith(".ckpt")
     finally:
         found.close()
@@ -182,5 +189,5 @@ def test_a_worker_written_checkpoint_of_an_attempt_given_up_is_dropped(cluster: 
         executor.shutdown()
         store.close()
     assert result.saved is None and result.outputs.values == {"total": 45}
-    assert not store.adopted and store.saves == 0
-    assert _files(tmp_path / "store") == []
+    assert not store.adopted and not store.saves
+    assert _files(tmp_path / "store") == []  # nothing staged, nothing final
