@@ -27,6 +27,7 @@ which nbflow's `--retries` apply to.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -93,6 +94,8 @@ class DaskExecutor:
         self._connection = Connection(address if callable(address) else (lambda: address), client, connect_timeout)
         self.scatter_bytes = scatter_bytes
         self._store = store if callable(store) else (lambda: store)
+        # Task tokens: unique on a cluster several kernels share, without a uuid4 (os.urandom) per attempt.
+        self._prefix, self._tokens = uuid.uuid4().hex, itertools.count()
         self._digests: DigestTable | None = None
         self._lock = threading.Lock()
         self._cluster: Cluster | None = None
@@ -123,7 +126,7 @@ class DaskExecutor:
             raise TransferError(f"step {step!r} cannot be sent to a Dask worker: {_reason(error)}",
                                 step=step) from None
         sent = {name: self._pack(cluster, step, name, value) for name, value in inputs.items()}
-        token = uuid.uuid4().hex
+        token = f"{self._prefix}{next(self._tokens)}"
         offer = current_offer() if self._store() == "shared" else None
         checkpoint = _checkpoint(offer)
         future = client.submit(dask_task.run_step, token, step, body_blob, sent, tuple(sorted(output_names)),
