@@ -23,6 +23,13 @@ range(N))`, about 0.5 s on one core) that holds the GIL; thread time divided by
 process time and by dask time (median of the repetitions). The ideal on C
 cores is C.
 
+Checkpoints of a large output: one Dask step binding a 256 MiB numpy array,
+checkpointed into a store in a temporary folder, by the kernel
+(`dask_store=local`) or by the worker (`dask_store=shared`, the worker on this
+machine reaches the folder): wall time of a forced run and the kernel process's
+CPU time over it (every thread of the kernel: unpickling what came back, and
+for `local` pickling, hashing and writing the checkpoint).
+
 Before them, `dask_overhead_vs_bounded_submit` and `dask_all_overhead_vs_submit`
 compare nbflow and raw submits at the same concurrency. Last lines:
 `process_speedup: R`, `dask_speedup: R` (target >= 1.7 on 2 cores) and
@@ -37,6 +44,7 @@ import logging
 import os
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -51,10 +59,12 @@ from nbflow.core.flow import Flow
 from nbflow.core.states import State
 from nbflow.executors.dask import DaskExecutor
 from nbflow.executors.process import ProcessExecutor
+from nbflow.store.store import Store
 
 STEPS = 200
 CPU_STEPS = 8
 LOOP = 5_000_000  # about 0.5 s of pure Python on one core here
+BIG = 32 << 20  # float64 elements: a 256 MiB output
 
 
 def noop() -> None:
@@ -88,6 +98,28 @@ def _raw_bounded(client: Client, in_flight: int) -> None:
         if submitted < STEPS:
             futures.add(client.submit(noop, pure=False))
             submitted += 1
+
+
+def _checkpoint_modes(client: Client, reps: int) -> dict[str, tuple[float, float]]:
+    """(wall seconds, kernel CPU seconds) of one forced run of a step binding a BIG array, per dask_store mode."""
+    found: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="nbflow-bench-") as folder:
+        for mode in ("local", "shared"):
+            store = Store(Path(folder) / mode, flow_name="bench")
+            flow = Flow({"size": BIG}, cache=store, executors=[DaskExecutor(client=client, store=mode)])
+            flow.add("big", "import numpy\narr = numpy.random.default_rng(0).random(size)", executor="dask")
+            _flow_run(flow, 1)  # warm-up: numpy imported on the worker, the store's folders made
+            walls, cpus = [], []
+            for _ in range(reps):
+                cpu = time.process_time()
+                walls.append(_timed(lambda f=flow: _flow_run(f, 1)))  # type: ignore[misc]
+                cpus.append(time.process_time() - cpu)
+                _check(flow, 1)
+                assert flow.namespace["arr"].nbytes == BIG * 8 and flow.status("big")["big"].checkpoint
+            found[mode] = (statistics.median(walls), statistics.median(cpus))
+            flow.close(timeout=1)
+            store.close()
+    return found
 
 
 def main() -> None:
@@ -146,6 +178,7 @@ def main() -> None:
     seconds = {k: statistics.median(v) for k, v in cpu.items()}
     for flow in cpu_flows.values():
         flow.close(timeout=1)
+    stores = _checkpoint_modes(client, cpu_reps)
     client.close()
     cluster.close()
 
@@ -163,6 +196,9 @@ def main() -> None:
     print(f"{CPU_STEPS} CPU-bound pure-Python steps, {cpu_reps} repetitions, medians:")
     for name in ("thread", "process", "dask"):
         print(f"  --executor {name:<8} {seconds[name]:6.2f} s")
+    print(f"checkpoint of a {BIG * 8 >> 20} MiB output of one Dask step, {cpu_reps} repetitions, medians:")
+    for mode, (wall, cpu) in stores.items():
+        print(f"  dask_store={mode:<7} wall {wall:6.2f} s, kernel CPU {cpu:6.2f} s")
     print(f"process_speedup: {seconds['thread'] / seconds['process']:.2f}")
     print(f"dask_speedup: {seconds['thread'] / seconds['dask']:.2f}")
     print(f"dask_overhead_vs_submit: {overhead['dask'] / overhead['submit']:.2f}")

@@ -14,18 +14,20 @@ still the current one (not timed out, cancelled or redefined meanwhile).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .abandon import attempt_running
-from .cache import AttemptResult, Cache, Previous, Refused, Restored, Snapshot
+from .cache import AttemptResult, Cache, Previous, Receipt, Refused, Restored, Saved, SharedCache, Snapshot
 from .digest import Digest, Unhashable, digest
 from .digest.pieces import recording
 from .fingerprints import DigestTable
 from .host import Runner
 from .keys import StepKey, changed_parts, step_key
 from .namespace import Outputs
+from .offload import Offer, offering
 from .spec import StepSpec
 
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, frozenset, range)
@@ -61,25 +63,33 @@ def _run(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force:
             notes.append(f"checkpoint refused ({found.reason}); running the step again")
     previous = cache.previous(spec) if key.value is not None else None
     started = time.monotonic()
+    offer = None
+    if key.value is not None and not host.runs_here(spec) and isinstance(cache, SharedCache):
+        offer = Offer(spec.name, key.value, key.parts, attempt, cache)  # see offload.py
     try:
-        outputs = host.execute(spec, attempt, scope)
+        with offering(offer):
+            outputs = host.execute(spec, attempt, scope)
     except BaseException:
         # It may have changed its inputs in place before failing: their kept digests no longer hold.
         table.forget(n for n in key.inputs if not isinstance(scope.get(n), _IMMUTABLE))
+        if offer is not None and offer.receipt is not None:  # written, but an output could not come back
+            _drop(cache, spec, offer.key, offer.receipt)
         raise
     duration = time.monotonic() - started
     with recording():  # the checkpoint write reuses the digests of the buffers hashed here
         return _finish(host, cache, spec, key, outputs, scope, table, claim, force, previous, duration, notes,
-                       attempt)
+                       attempt, offer)
 
 
 def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: Outputs, scope: dict[str, Any],
             table: DigestTable, claim: Callable[[], bool], force: bool, previous: Previous | None,
-            duration: float, notes: list[str], attempt: int = 1) -> AttemptResult:
+            duration: float, notes: list[str], attempt: int = 1, offer: Offer | None = None) -> AttemptResult:
     """After a successful run: find inputs changed in place, save the checkpoint, hash the outputs.
 
     The outputs are hashed by the store once it has written (and so hashed)
-    their buffers, when there is a checkpoint to write; else here.
+    their buffers, when there is a checkpoint to write; else here. A
+    checkpoint the executor had written where the body ran (`offer`) is
+    adopted instead, or dropped if the attempt was given up meanwhile.
     """
     mutated = _mutated(key, outputs, scope, host.namespace) if host.runs_here(spec) else {}
     values = dict(outputs.values)
@@ -96,20 +106,47 @@ def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: O
     inputs = {n: d for n, d in key.inputs.items() if n not in outputs.values and n not in outputs.deleted}
     inputs.update(mutated)
     saved = None
+    receipt = offer.receipt if offer is not None else None
+    if offer is not None:
+        notes.extend(offer.notes)
     if key.value is None:
         notes.append(f"not cached: {key.reason}")
     elif claim():
-        snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration, attempt,
-                            outputs.displays)
-        saved = cache.save(spec, key.value, snapshot, host.namespace)
+        if receipt is not None:
+            saved = _adopt(cache, spec, key.value, receipt, notes)
+        if saved is None:
+            snapshot = Snapshot(result, all_digests, key.parts, tuple(sorted(mutated)), duration, attempt,
+                                outputs.displays)
+            saved = cache.save(spec, key.value, snapshot, host.namespace)
         if saved.not_restorable:
             notes.append(f"will not restore: {saved.not_restorable}")
     else:  # abandoned meanwhile: what it changed in place is not what the table says
         table.forget(mutated)
+        if receipt is not None:
+            _drop(cache, spec, key.value, receipt)
     digests = saved.digests if saved is not None and saved.digests is not None else all_digests()
     return AttemptResult(result, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes),
                          digests=digests, inputs=inputs, parts=key.parts,
                          why=_why_ran(spec, key, previous, force))
+
+
+def _adopt(cache: Cache, spec: StepSpec, key: str, receipt: Receipt, notes: list[str]) -> Saved | None:
+    """The remotely written checkpoint, moved into place; None (and a note) when the kernel must write it."""
+    assert isinstance(cache, SharedCache)
+    try:
+        return cache.adopt(spec, key, receipt)
+    except OSError as error:
+        notes.append(f"the checkpoint written by {receipt.written_by} cannot be used here ({error}); "
+                     "the kernel wrote it instead")
+        _drop(cache, spec, key, receipt)
+        return None
+
+
+def _drop(cache: Cache, spec: StepSpec, key: str, receipt: Receipt) -> None:
+    """Remove a staged checkpoint nobody will adopt; one left behind is a temp file the store sweeps later."""
+    if isinstance(cache, SharedCache):
+        with contextlib.suppress(OSError):
+            cache.drop(spec, key, receipt)
 
 
 def _restored(found: Restored, key: StepKey, notes: list[str]) -> AttemptResult:

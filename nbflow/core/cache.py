@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from .digest import Digest
 from .keys import Part
@@ -81,6 +81,41 @@ class Saved:
     seconds: float = 0.0
     not_restorable: str | None = None
     digests: Mapping[str, Digest | None] | None = None  # what `Snapshot.digests` gave, if the store called it
+    written_by: str | None = None  # who wrote it when not the kernel ("pid 812 on tcp://10.0.0.7:40211")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A checkpoint an executor had written where the body ran (a Dask worker, `dask_store=shared`).
+
+    The file is complete and signed, under a staged name beside its final
+    one (`token` tells which); the attempt adopts it once it is claimed, or
+    drops it. Only this small record came back, not the file's bytes.
+    """
+
+    token: str
+    size: int
+    seconds: float
+    digests: Mapping[str, Any]  # as the checkpoint's footer has them: name -> [hex, reached, volatile] or None
+    not_restorable: str | None
+    written_by: str
+
+
+@runtime_checkable
+class SharedCache(Protocol):
+    """A cache whose checkpoints another process may write (storage the workers reach too)."""
+
+    def shared_writer(self) -> Any:
+        """A picklable callable that writes a staged checkpoint where it is called (None: not possible)."""
+        ...
+
+    def adopt(self, spec: StepSpec, key: str, receipt: Receipt) -> Saved:
+        """Move a staged checkpoint into place; raises OSError when it is not there as the receipt says."""
+        ...
+
+    def drop(self, spec: StepSpec, key: str, receipt: Receipt) -> None:
+        """Remove a staged checkpoint of an attempt that was given up."""
+        ...
 
 
 @dataclass(frozen=True)

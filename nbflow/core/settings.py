@@ -18,6 +18,7 @@ from .errors import NbflowError
 from .spec import EXECUTORS
 
 _TRUE = ("true", "1", "yes", "on")
+DASK_STORES = ("local", "shared")
 _FALSE = ("false", "0", "no", "off")
 
 
@@ -40,12 +41,16 @@ class FlowSettings:
     #: the Dask scheduler `--executor dask` steps go to (None: DASK_SCHEDULER_ADDRESS, the kernel's
     #: client, else a LocalCluster; README "Beyond one machine")
     dask_address: str | None = None
+    #: who writes a Dask step's checkpoint: `local` (the kernel) or `shared` (the worker, on storage both reach)
+    dask_store: str = "local"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_workers, int) or isinstance(self.max_workers, bool) or self.max_workers < 1:
             raise SettingsError(f"max_workers: expected a whole number >= 1, got {self.max_workers!r}")
         if self.executor not in EXECUTORS:
             raise SettingsError(f"executor: expected one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.dask_store not in DASK_STORES:
+            raise SettingsError(f"dask_store: expected local or shared, got {self.dask_store!r}")
 
     @classmethod
     def known_keys(cls) -> list[str]:
@@ -87,6 +92,11 @@ def _value(key: str, value: str) -> Any:
         return value
     if key == "dask_address":
         return _dask_address(value)
+    if key == "dask_store":
+        if value not in DASK_STORES:
+            raise SettingsError(f"dask_store: expected local (the kernel writes a Dask step's checkpoint) or "
+                                f"shared (its worker does, on storage both reach), got {value!r}")
+        return value
     raise SettingsError(f"unknown key {key!r} (known: {', '.join(FlowSettings.known_keys())})")
 
 

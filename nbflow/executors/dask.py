@@ -10,6 +10,12 @@ sent anew. Outputs and printed text come back and are bound and shown like a
 thread step's. Which cluster: see `dask_cluster.py`. What runs on the worker:
 `dask_task.py`, sent by value, so workers need no nbflow installed.
 
+With `dask_store=shared` the worker also writes the step's checkpoint, with
+nbflow's own writer (so there nbflow must be installed), under a staged name;
+only a receipt comes back, and the attempt adopts the file once it is claimed
+(`core/offload.py`, `store/shared.py`). If the worker cannot write it, the
+kernel does, and says why under the step.
+
 While the task runs, the kernel thread polls whether the scheduler still
 wants the attempt; once it is cancelled or timed out, the task is cancelled
 and its body interrupted on the worker (README: "Beyond one machine").
@@ -21,6 +27,7 @@ which nbflow's `--retries` apply to.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -32,10 +39,12 @@ from typing import Any
 import cloudpickle
 
 from ..core.abandon import abandoned, stop_if_abandoned
+from ..core.cache import Receipt
 from ..core.digest import Unhashable, digest
 from ..core.errors import NbflowError
 from ..core.executor import RemoteFailure, RemoteResult
 from ..core.fingerprints import DigestTable
+from ..core.offload import Offer, current_offer
 from ..core.threads import ThreadExecutor
 from . import dask_task
 from .dask_cluster import CONNECT_TIMEOUT, Cluster, Connection, DaskUnavailable, require_distributed
@@ -69,18 +78,24 @@ class DaskExecutor:
     by default it is the cluster's number of worker threads, so a step's
     `--timeout` counts while it runs, not while it queues on the cluster.
     `connect_timeout`: how long reaching a scheduler may take (seconds).
+    `store` is `"local"` (the kernel writes each checkpoint) or `"shared"` (the
+    worker does, on storage both reach), or a callable giving the current one
+    (the kernel passes its `dask_store` setting).
     """
 
     name = "dask"
 
     def __init__(self, address: str | Callable[[], str | None] | None = None, *, client: Any = None,
                  max_workers: int | None = None, scatter_bytes: int = SCATTER_BYTES,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+                 connect_timeout: float = CONNECT_TIMEOUT, store: str | Callable[[], str] = "local") -> None:
         self._fixed = max_workers
         self.capacity = max_workers or os.cpu_count() or 1
         self._threads = ThreadExecutor(self.capacity)
         self._connection = Connection(address if callable(address) else (lambda: address), client, connect_timeout)
         self.scatter_bytes = scatter_bytes
+        self._store = store if callable(store) else (lambda: store)
+        # Task tokens: unique on a cluster several kernels share, without a uuid4 (os.urandom) per attempt.
+        self._prefix, self._tokens = uuid.uuid4().hex, itertools.count()
         self._digests: DigestTable | None = None
         self._lock = threading.Lock()
         self._cluster: Cluster | None = None
@@ -111,14 +126,16 @@ class DaskExecutor:
             raise TransferError(f"step {step!r} cannot be sent to a Dask worker: {_reason(error)}",
                                 step=step) from None
         sent = {name: self._pack(cluster, step, name, value) for name, value in inputs.items()}
-        token = uuid.uuid4().hex
+        token = f"{self._prefix}{next(self._tokens)}"
+        offer = current_offer() if self._store() == "shared" else None
+        checkpoint = _checkpoint(offer)
         future = client.submit(dask_task.run_step, token, step, body_blob, sent, tuple(sorted(output_names)),
-                               key=f"{step}-{token}", pure=False)
+                               checkpoint, key=f"{step}-{token}", pure=False)
         with self._lock:
             self._running[token] = (client, future)
         try:
             self._wait(client, future, token)
-            return self._unpack(step, future)
+            return self._unpack(step, future, offer)
         finally:
             with self._lock:
                 self._running.pop(token, None)
@@ -207,22 +224,24 @@ class DaskExecutor:
         with contextlib.suppress(Exception):
             future.cancel()
 
-    def _unpack(self, step: str, future: Any) -> RemoteResult | RemoteFailure:
+    def _unpack(self, step: str, future: Any, offer: Offer | None) -> RemoteResult | RemoteFailure:
         if future.status == "error":
             raise _task_error(step, future.exception()) from None
         outcome = future.result()
         kind = outcome[0]
         if kind == "ok":
-            _, packed, stdout, stderr, where = outcome
+            _, packed, stdout, stderr, where, saved = outcome
             logger.debug("nbflow: step %r ran on %s", step, where)
+            if offer is not None and saved is not None:
+                _receipt(offer, saved, where)
             outputs = {}
             for name, blob in packed.items():
                 try:
                     outputs[name] = cloudpickle.loads(blob)
                 except Exception as error:
                     return _transfer_failure(step, f"output {name!r} of step {step!r} cannot be loaded in the "
-                                                   f"kernel: {_reason(error)}", stdout, stderr)
-            return RemoteResult(outputs, stdout, stderr)
+                                                   f"kernel: {_reason(error)}", stdout, stderr, where)
+            return RemoteResult(outputs, stdout, stderr, where=where)
         if kind == "raised":
             _, (type_name, message, text), sent, stdout, stderr, where = outcome
             raised = None
@@ -230,7 +249,7 @@ class DaskExecutor:
                 with contextlib.suppress(Exception):  # e.g. its class is not importable here
                     raised = cloudpickle.loads(sent)
             return RemoteFailure(type_name, message, text, stdout, stderr,
-                                 error=raised if isinstance(raised, BaseException) else None)
+                                 error=raised if isinstance(raised, BaseException) else None, where=where)
         if kind == "transfer":
             _, direction, name, reason, stdout, stderr, where = outcome
             if direction == "input":
@@ -238,9 +257,35 @@ class DaskExecutor:
             else:
                 line = (f"output {name!r} cannot come back from the Dask worker: {reason} "
                         f"(del it in the step, or call it _{name} to keep it the step's own)")
-            return _transfer_failure(step, line, stdout, stderr)
+            return _transfer_failure(step, line, stdout, stderr, where)
         stop_if_abandoned()  # "stopped": interrupted because the attempt was given up
         raise NbflowError(f"step {step!r}: its Dask task was stopped ({outcome!r})", step=step)
+
+
+def _checkpoint(offer: Offer | None) -> tuple[Any, ...] | None:
+    """What the task needs to write the attempt's checkpoint on its worker (`dask_store=shared`).
+
+    The writer carries the signing secret: it goes to the worker as an
+    argument of the task, over Dask's own connection, and is written nowhere.
+    """
+    if offer is None:
+        return None
+    writer = offer.cache.shared_writer()
+    if writer is None:  # checkpoints are off
+        return None
+    parts = tuple((p.kind, p.name, p.digest, p.detail) for p in offer.parts)
+    return (cloudpickle.dumps(writer), offer.key, parts, offer.attempt)
+
+
+def _receipt(offer: Offer, saved: tuple[str, Any], where: str) -> None:
+    """What the worker said of the checkpoint, left on the offer for the attempt to adopt."""
+    kind, found = saved
+    if kind == "written":
+        offer.receipt = Receipt(found["token"], found["size"], found["seconds"], found["digests"],
+                                found["not_restorable"], found["written_by"])
+    else:
+        offer.notes.append(f"dask_store=shared: the Dask worker {where} could not write the checkpoint "
+                           f"({found}); the kernel wrote it")
 
 
 def _dumps(step: str, name: str, value: Any) -> bytes:
@@ -251,10 +296,11 @@ def _dumps(step: str, name: str, value: Any) -> bytes:
                             step=step, name=name) from None
 
 
-def _transfer_failure(step: str, line: str, stdout: str, stderr: str) -> RemoteFailure:
+def _transfer_failure(step: str, line: str, stdout: str, stderr: str, where: str) -> RemoteFailure:
     """A failure with one line for a traceback: what could not travel says it all."""
     error = TransferError(line, step=step)
-    return RemoteFailure("TransferError", line, f"TransferError: {line}\n", stdout, stderr, error=error)
+    return RemoteFailure("TransferError", line, f"TransferError: {line}\n", stdout, stderr, error=error,
+                         where=where)
 
 
 def _task_error(step: str, error: BaseException | None) -> BaseException:

@@ -28,6 +28,7 @@ import linecache
 import os
 import sys
 import threading
+import time
 import traceback
 import types
 from collections.abc import Callable
@@ -37,9 +38,11 @@ import cloudpickle
 
 _STATE = "_nbflow_dask_worker"
 _CANCELLED_KEPT = 10_000
+_DISPLAY_BYTES = 8 << 20  # what the kernel keeps of a step's output with its checkpoint (jupyter/replay.py)
 
 # What a task returns (plain data, see the module docstring):
-#   ("ok", {name: pickled value}, stdout, stderr, where)
+#   ("ok", {name: pickled value}, stdout, stderr, where, saved)
+#       saved: None, ("written", receipt dict) or ("unavailable", reason) - see `_save`
 #   ("raised", (type name, message, traceback), pickled exception or None, stdout, stderr, where)
 #   ("transfer", kind, name, reason, stdout, stderr, where)   kind: "input" | "output"
 #   ("stopped", where)
@@ -105,9 +108,14 @@ def _where() -> str:
         return f"pid {os.getpid()}"
 
 
-def run_step(token: str, step: str, body_blob: bytes, blobs: dict[str, bytes], output_names: tuple[str, ...]
-             ) -> tuple[Any, ...]:
-    """The Dask task: run `step`'s body (code, or a function called with the inputs) and pack the result."""
+def run_step(token: str, step: str, body_blob: bytes, blobs: dict[str, bytes], output_names: tuple[str, ...],
+             checkpoint: tuple[Any, ...] | None = None) -> tuple[Any, ...]:
+    """The Dask task: run `step`'s body (code, or a function called with the inputs) and pack the result.
+
+    With `checkpoint` (`dask_store=shared`: the pickled writer, the key, the
+    key's parts, the attempt), the outputs are also saved here, by nbflow's
+    own checkpoint writer, and only its receipt goes back with them.
+    """
     state = _state()
     where = _where()
     try:
@@ -116,7 +124,7 @@ def run_step(token: str, step: str, body_blob: bytes, blobs: dict[str, bytes], o
                 return ("stopped", where)
             state.running[token] = threading.get_ident()
         try:
-            return _run(step, body_blob, blobs, output_names, state, where)
+            return _run(token, step, body_blob, blobs, output_names, state, where, checkpoint)
         finally:
             with state.lock:
                 state.running.pop(token, None)
@@ -128,8 +136,8 @@ def run_step(token: str, step: str, body_blob: bytes, blobs: dict[str, bytes], o
         return ("stopped", where)
 
 
-def _run(step: str, body_blob: bytes, blobs: dict[str, bytes], output_names: tuple[str, ...], state: Any,
-         where: str) -> tuple[Any, ...]:
+def _run(token: str, step: str, body_blob: bytes, blobs: dict[str, bytes], output_names: tuple[str, ...],
+         state: Any, where: str, checkpoint: tuple[Any, ...] | None) -> tuple[Any, ...]:
     out, err = io.StringIO(), io.StringIO()
     inputs: dict[str, Any] = {}
     for name, blob in blobs.items():
@@ -140,6 +148,7 @@ def _run(step: str, body_blob: bytes, blobs: dict[str, bytes], output_names: tup
     body = cloudpickle.loads(body_blob)
     scope: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__, **inputs}
     state.buffers.pair = (out, err)
+    started = time.monotonic()
     try:
         if callable(body):
             scope[step] = body(**inputs)
@@ -158,6 +167,7 @@ def _run(step: str, body_blob: bytes, blobs: dict[str, bytes], output_names: tup
         return ("raised", (type(error).__name__, str(error), text), sent, out.getvalue(), err.getvalue(), where)
     finally:
         state.buffers.pair = None
+    duration = time.monotonic() - started
     packed: dict[str, bytes] = {}
     for name in output_names:
         if name in scope:
@@ -165,7 +175,38 @@ def _run(step: str, body_blob: bytes, blobs: dict[str, bytes], output_names: tup
                 packed[name] = cloudpickle.dumps(scope[name])
             except Exception as error:
                 return ("transfer", "output", name, _reason(error), out.getvalue(), err.getvalue(), where)
-    return ("ok", packed, out.getvalue(), err.getvalue(), where)
+    saved = None
+    if checkpoint is not None:
+        values = {name: scope[name] for name in output_names if name in scope}
+        saved = _save(checkpoint, token, step, values, scope, out.getvalue(), err.getvalue(), where, duration)
+    return ("ok", packed, out.getvalue(), err.getvalue(), where, saved)
+
+
+def _save(checkpoint: tuple[Any, ...], token: str, step: str, values: dict[str, Any], scope: dict[str, Any],
+          stdout: str, stderr: str, where: str, duration: float) -> tuple[str, Any]:
+    """Write the step's checkpoint here; ("written", receipt) or ("unavailable", why) - the kernel then
+    writes it itself. The writer is nbflow's, so it needs nbflow importable on this worker."""
+    writer_blob, key, parts, attempt = checkpoint
+    try:
+        writer = cloudpickle.loads(writer_blob)
+    except Exception as error:
+        return ("unavailable", f"nbflow cannot be imported on this worker: {_reason(error)}")
+    displays = [{"output_type": "stream", "name": name, "text": _clip(text)}
+                for name, text in (("stdout", stdout), ("stderr", stderr)) if text]
+    try:
+        receipt = writer(step, key, token, values, parts=parts, attempts=attempt, duration=duration,
+                         displays=displays, live=scope, where=where)
+    except Exception as error:
+        return ("unavailable", f"{type(error).__name__}: {_reason(error)}")
+    return ("written", receipt)
+
+
+def _clip(text: str, limit: int = _DISPLAY_BYTES) -> str:
+    """Printed text saved with the checkpoint (shown again on restore), within the kernel's own limit."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n… {len(text) - limit} characters not saved with the checkpoint …\n{text[-half:]}"
 
 
 def _reason(error: BaseException) -> str:

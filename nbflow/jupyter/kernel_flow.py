@@ -88,7 +88,8 @@ class KernelFlow:
 
         # Digests are reused while a value stays the same object: this extension sees every cell.
         self.flow = Flow(shell.user_ns, host=lambda ns: KernelHost(ns, self), cache=self.store,
-                         executors=[ProcessExecutor(), DaskExecutor(lambda: self._settings.dask_address)],
+                         executors=[ProcessExecutor(), DaskExecutor(lambda: self._settings.dask_address,
+                                                                  store=lambda: self._settings.dask_store)],
                          trust_digests=True)
         self._settings = FlowSettings(max_workers=self.flow.max_workers, store=self.store.root)
         self.flow.subscribe(self.store.manifest)

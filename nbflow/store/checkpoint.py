@@ -169,6 +169,13 @@ class CheckpointStore:
     def _path(self, step: str, key: str) -> str:
         return self._fs.join(_encode(step, "step"), _encode(key, "key") + SUFFIX)
 
+    def staged_path(self, step: str, key: str, token: str) -> str:
+        """The staged name of a checkpoint written elsewhere: a temp name, so `list` skips it and
+        `sweep_temp_files` removes it if nobody adopts it."""
+        if not token.isalnum():
+            raise ValueError(f"a staged checkpoint's token must be letters and digits, got {token!r}")
+        return self._fs.join(_encode(step, "step"), f".{_encode(key, 'key')}{SUFFIX}.{token}.staged.tmp")
+
     def path_for(self, step: str, key: str) -> str:
         """Where the checkpoint of `step` with `key` is (or would be)."""
         return self._fs.display(self._path(step, key))
@@ -192,7 +199,8 @@ class CheckpointStore:
               digests: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
               parts: Iterable[tuple[str, str, str, str]] = (), duration: float | None = None,
               live: Mapping[str, Any] | None = None,
-              displays: Sequence[Mapping[str, Any]] = (), attempts: int | None = None) -> WriteResult:
+              displays: Sequence[Mapping[str, Any]] = (), attempts: int | None = None,
+              staged: str | None = None) -> WriteResult:
         """Save `outputs` ({name: value}) as the checkpoint of `step` with cache `key`.
 
         The keyword arguments are recorded for the restore: names the step
@@ -206,10 +214,12 @@ class CheckpointStore:
         Replaces any checkpoint with the same step and key atomically. Values
         that cannot be pickled are left out and named in the result, which is
         then not `restorable`. Raises `CheckpointWriteError` if the file
-        cannot be written (the previous checkpoint stays readable).
+        cannot be written (the previous checkpoint stays readable). With
+        `staged` (a token) the file goes to a staged name beside the final one,
+        for `shared.adopt` to move into place (a checkpoint written on a worker).
         """
         started = time.perf_counter()
-        final = self._path(step, key)
+        final = self.staged_path(step, key, staged) if staged is not None else self._path(step, key)
         secret = self._secret()
         pickled = dump_outputs(outputs, live=live)
         try:

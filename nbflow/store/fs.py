@@ -70,6 +70,7 @@ class Backend(Protocol):
     def open_read(self, path: str) -> ReadHandle: ...
     def exists(self, path: str) -> bool: ...
     def remove(self, path: str) -> bool: ...
+    def rename(self, source: str, target: str) -> None: ...
     def listdir(self, path: str) -> Iterator[FileInfo]: ...
     def subdirs(self, path: str) -> list[str]: ...
 
@@ -184,6 +185,12 @@ class LocalBackend:
         fsync_dir(os.path.dirname(path))
         return True
 
+    def rename(self, source: str, target: str) -> None:
+        """Atomically replace `target` by `source` (both in one folder of the store), durably."""
+        self._check_inside(os.path.dirname(target))
+        os.replace(source, target)
+        fsync_dir(os.path.dirname(target))
+
     def listdir(self, path: str) -> Iterator[FileInfo]:
         try:
             entries = list(os.scandir(path))
@@ -293,6 +300,9 @@ class FsspecBackend:
         except FileNotFoundError:
             return False
         return True
+
+    def rename(self, source: str, target: str) -> None:
+        self.fs.mv(source, target)
 
     def listdir(self, path: str) -> Iterator[FileInfo]:
         try:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.cache import Previous, Refused, Restored, Saved, Snapshot
+from ..core.cache import Previous, Receipt, Refused, Restored, Saved, Snapshot
 from ..core.digest import Digest
 from ..core.errors import NbflowWarning
 from ..core.keys import Part
@@ -31,6 +31,7 @@ from .disabled import DisabledCheckpoints
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
 from .manifest import MEMORY, Manifest
 from .outputlog import OutputLog, log_name
+from .shared import SharedWriter, adopt, drop
 
 logger = logging.getLogger("nbflow")
 DEFAULT_FOLDER = ".nbflow"
@@ -110,6 +111,25 @@ class Store:
         except CheckpointWriteError as error:
             return Saved(None, not_restorable=str(error), digests=computed or None)
         return Saved(written.path, written.size, written.seconds, written.reason, computed)
+
+    # -- checkpoints a Dask worker writes (dask_store=shared, see shared.py) ---------------
+
+    def shared_writer(self) -> SharedWriter | None:
+        """What a worker needs to write this store's checkpoints: where, and the signing secret."""
+        checkpoints = self.checkpoints
+        if not isinstance(checkpoints, CheckpointStore):
+            return None  # checkpoints are off
+        return SharedWriter(checkpoints.root, checkpoints._secret(), checkpoints.chunk_size)
+
+    def adopt(self, spec: StepSpec, key: str, receipt: Receipt) -> Saved:
+        assert isinstance(self.checkpoints, CheckpointStore)
+        written = adopt(self.checkpoints, spec.name, key, receipt.token, receipt.size, receipt.seconds)
+        return Saved(written.path, written.size, written.seconds, receipt.not_restorable,
+                     _digests(receipt.digests), written_by=receipt.written_by)
+
+    def drop(self, spec: StepSpec, key: str, receipt: Receipt) -> None:
+        if isinstance(self.checkpoints, CheckpointStore):
+            drop(self.checkpoints, spec.name, key, receipt.token)
 
     def discard(self, spec: StepSpec, key: str) -> None:
         self.checkpoints.remove(spec.name, key)

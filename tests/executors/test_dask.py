@@ -14,6 +14,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from nbflow.core.errors import FlowFailed
+from nbflow.core.executor import RemoteFailure, RemoteResult
 from nbflow.core.flow import Flow
 from nbflow.core.states import State
 from nbflow.executors.dask import DaskExecutor
@@ -178,3 +179,12 @@ def test_an_unpicklable_output_is_one_line_naming_it(flow: Flow) -> None:
                             "cannot pickle '_thread.lock' object (del it in the step, or call it _guard to "
                             "keep it the step's own)")
     assert out.getvalue() == "made it\n" and "size" not in flow.namespace  # a failed attempt binds nothing
+
+
+def test_each_result_and_failure_says_which_dask_worker_ran_it(executor: DaskExecutor, client: Client) -> None:
+    """`where` is the worker's address, for a result and for a failure alike (the attempt records show it)."""
+    workers = set(client.scheduler_info()["workers"])
+    done = executor.run("where_ok", "value = 1", {}, frozenset({"value"}))
+    failed = executor.run("where_bad", "raise ValueError('no')", {}, frozenset())
+    assert isinstance(done, RemoteResult) and isinstance(failed, RemoteFailure)
+    assert done.where in workers and failed.where in workers, (done.where, failed.where, workers)

@@ -1,17 +1,13 @@
-"""`--executor dask` in real kernels: output under the cell, restore after a restart, the LocalCluster a
-kernel starts (and stops), and a thread/process/dask flow giving the same values in a kernel and in
-`nbflow run`. A real LocalCluster throughout (kernels reach it through DASK_SCHEDULER_ADDRESS)."""
+"""`--executor dask` in real kernels: output under the cell, restore after a restart (with the kernel or the
+worker writing the checkpoint), and the LocalCluster a kernel starts (and stops). A real LocalCluster
+throughout (kernels reach it through DASK_SCHEDULER_ADDRESS). Mixed flows: test_mixed_flow.py."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
 from distributed import Client, LocalCluster
@@ -77,6 +73,43 @@ def test_a_dask_step_prints_under_its_cell_and_is_restored_after_a_restart(
     assert (tmp_path / "crunch.runs").read_text() == "x\n"  # computed once, on the cluster
 
 
+SPY = ("from nbflow.jupyter.extension import kernel_flow\n_store = kernel_flow().store\n_adopt = _store.adopt\n"
+       "adopted = []\n"
+       "def _spy(*args):\n    saved = _adopt(*args)\n    adopted.append(saved.written_by)\n    return saved\n"
+       "_store.adopt = _spy")
+ROWS = "%%step rows\nimport os\nrows = list(range(n))\nwriter = os.getpid()\nopen(runs, 'a').write('x\\n')"
+
+
+def test_with_dask_store_shared_the_worker_writes_the_checkpoint_and_a_restarted_kernel_restores_it(
+        tmp_path: Path, cluster: LocalCluster, worker_pids: set[int]) -> None:
+    """The kernel adopts the checkpoint a worker wrote (the writer's pid is a worker's, not the kernel's);
+    after a restart the same cells restore it with the same value, and the step ran once."""
+    setup = f"n = 20000\nruns = {str(tmp_path / 'rows.runs')!r}"
+    kernel = _kernel(tmp_path, cluster)
+    try:
+        assert kernel.execute("%flow config executor=dask dask_store=shared").status == "ok"
+        assert "dask_store = 'shared'" in kernel.execute("%flow config").text
+        assert kernel.execute(SPY).status == "ok" and kernel.execute(setup).status == "ok"
+        assert kernel.execute(ROWS).status == "ok"
+        assert kernel.execute("%flow wait", timeout=120).status == "ok"
+        (written_by,) = eval(kernel.execute("print(adopted)").text)
+        pid = int(written_by.split()[1])
+        kernel_pid = int(kernel.execute("print(os.getpid())").text)
+        assert pid in worker_pids and pid != kernel_pid and kernel.execute("print(writer)").text.strip() == str(pid)
+    finally:
+        kernel.close()
+    kernel = _kernel(tmp_path, cluster)
+    try:
+        assert kernel.execute("%flow config executor=dask dask_store=shared").status == "ok"
+        assert kernel.execute(setup).status == "ok" and kernel.execute(ROWS).status == "ok"
+        assert kernel.execute("%flow wait", timeout=120).status == "ok"
+        assert "restored" in kernel.execute("%flow status").text
+        assert kernel.execute("print(rows == list(range(n)), writer)").text.split() == ["True", str(pid)]
+    finally:
+        kernel.close()
+    assert (tmp_path / "rows.runs").read_text() == "x\n"
+
+
 def test_a_kernel_without_a_cluster_starts_one_says_so_once_and_stops_it_at_shutdown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
@@ -93,62 +126,3 @@ def test_a_kernel_without_a_cluster_starts_one_says_so_once_and_stops_it_at_shut
     finally:
         kernel.close()
     poll(lambda: not any(psutil.pid_exists(p) for p in workers), what="the kernel's cluster stopped with it")
-
-
-MIXED = [
-    "%load_ext nbflow",
-    "%%step base\nnumbers = list(range(n))",
-    "%%step squares --after base --executor process\nimport os\nsquares = [x * x for x in numbers]\n"
-    "process_pid = os.getpid()",
-    "%%step total --after squares --executor dask --retries 1\nimport os\ntotal = sum(squares) + offset\n"
-    "dask_pid = os.getpid()",
-    "%%step report --after total\nimport os\nsummary = {'n': n, 'count': len(squares), 'total': total}\n"
-    "report_pid = os.getpid()",
-    "%flow wait",
-    "import json, os\nprint('RESULT', json.dumps({'summary': summary, 'kernel': os.getpid(), "
-    "'pids': [process_pid, dask_pid, report_pid]}))",
-]
-PARAMETERS = "n = 3000\noffset = 7"
-
-
-def _result(text: str) -> dict[str, object]:
-    (line,) = [line for line in text.splitlines() if line.startswith("RESULT ")]
-    found: dict[str, object] = json.loads(line.removeprefix("RESULT "))
-    return found
-
-
-def test_a_mixed_thread_process_dask_flow_gives_the_same_values_in_a_kernel_and_in_nbflow_run(
-        tmp_path: Path, cluster: LocalCluster, worker_pids: set[int]) -> None:
-    """Data passes thread -> process -> dask -> thread; each step ran where it says, and `nbflow run` on
-    the same notebook (in another folder, so it computes rather than restores) gives the same summary."""
-    live = tmp_path / "live"
-    live.mkdir()
-    kernel = _kernel(live, cluster)
-    try:
-        for cell in [PARAMETERS, *MIXED[1:]]:
-            reply = kernel.execute(cell, timeout=120)
-            assert reply.status == "ok", (cell, reply.error)
-        in_kernel = _result(reply.text)
-    finally:
-        kernel.close()
-    expected = {"n": 3000, "count": 3000, "total": sum(x * x for x in range(3000)) + 7}
-    assert in_kernel["summary"] == expected
-    process_pid, dask_pid, report_pid = in_kernel["pids"]  # type: ignore[misc]
-    assert report_pid == in_kernel["kernel"] and process_pid != report_pid and dask_pid in worker_pids
-
-    batch = tmp_path / "batch"
-    batch.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells.append(nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}))
-    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in MIXED)
-    nbformat.write(notebook, str(batch / "mixed.ipynb"))
-    done = subprocess.run([str(Path(sys.executable).parent / "nbflow"), "run", "mixed.ipynb", "out.ipynb"],
-                          cwd=batch, capture_output=True, text=True, timeout=240,
-                          env=dict(os.environ, DASK_SCHEDULER_ADDRESS=cluster.scheduler_address))
-    assert done.returncode == 0, done.stderr
-    executed = nbformat.read(str(batch / "out.ipynb"), as_version=4)
-    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
-    in_batch = _result(printed)
-    assert in_batch["summary"] == in_kernel["summary"]
-    assert in_batch["pids"][1] in worker_pids  # type: ignore[index]

@@ -261,8 +261,8 @@ def test_config_checks_every_pair_before_changing_anything(kernel: Kernel) -> No
     before = kernel.execute("%flow config").text
     bad = kernel.execute("%flow config max_workers=2 auto_rerun=false colour=blue")
     assert bad.status == "error" and bad.text.count("\n") <= 1
-    assert "%flow config: unknown key 'colour' (known: auto_rerun, dask_address, executor, max_workers, store)" \
-        in bad.text
+    assert ("%flow config: unknown key 'colour' (known: auto_rerun, dask_address, dask_store, executor, "
+            "max_workers, store)") in bad.text
     assert kernel.execute("%flow config").text == before
     bad = kernel.execute("%flow config executor=gpu")
     assert "executor: expected one of thread, process, dask, got 'gpu'" in bad.text

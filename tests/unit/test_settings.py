@@ -29,12 +29,15 @@ GOOD: list[tuple[list[str], dict[str, Any]]] = [
     (["dask_address="], {"dask_address": None}),
     (["dask_address=10.0.0.5:8786"], {"dask_address": "10.0.0.5:8786"}),  # tcp, as Dask reads it
     (["dask_address=tls://[::1]:8786"], {"dask_address": "tls://[::1]:8786"}),
+    (["dask_store=shared"], {"dask_store": "shared"}),
+    (["dask_store=shared", "dask_store=local"], {"dask_store": "local"}),
     (["max_workers=2", "executor=process", "auto_rerun=false"],
      {"max_workers": 2, "executor": "process", "auto_rerun": False}),
 ]
 
 BAD: list[tuple[list[str], str]] = [
-    (["colour=blue"], "unknown key 'colour' (known: auto_rerun, dask_address, executor, max_workers, store)"),
+    (["colour=blue"], "unknown key 'colour' (known: auto_rerun, dask_address, dask_store, executor, max_workers, "
+                      "store)"),
     (["max_workers"], "expected KEY=VALUE, got 'max_workers'"),
     (["max_workers=zero"], "max_workers: expected a whole number >= 1, got 'zero'"),
     (["max_workers=0"], "max_workers: expected a whole number >= 1, got '0'"),
@@ -50,6 +53,9 @@ BAD: list[tuple[list[str], str]] = [
     (["dask_address=http://h:8787"], "dask_address: expected a scheduler address such as tcp://host:8786"),
     (["dask_address=tcp://h:0"], "dask_address: expected a scheduler address"),
     (["dask_address=tcp://h:8786 extra"], "dask_address: expected a scheduler address"),
+    (["dask_store=nfs"], "dask_store: expected local (the kernel writes a Dask step's checkpoint) or shared "
+                         "(its worker does, on storage both reach), got 'nfs'"),
+    (["dask_store=Shared"], "dask_store: expected local"),
 ]
 
 
@@ -57,7 +63,7 @@ BAD: list[tuple[list[str], str]] = [
 def test_parse_applies_the_pairs(pairs: list[str], changes: dict[str, Any]) -> None:
     parsed = BASE.parse(pairs)
     expected = {"max_workers": 4, "store": "/data/.nbflow", "auto_rerun": True, "executor": "thread",
-                "dask_address": None, **changes}
+                "dask_address": None, "dask_store": "local", **changes}
     assert {key: getattr(parsed, key) for key in FlowSettings.known_keys()} == expected
     assert BASE.max_workers == 4 and BASE.auto_rerun is True  # parsing makes a new object
 
@@ -82,6 +88,7 @@ def test_listing_is_sorted_key_equals_repr() -> None:
     assert BASE.text().splitlines() == [
         "auto_rerun = True",
         "dask_address = None",
+        "dask_store = 'local'",
         "executor = 'thread'",
         "max_workers = 4",
         "store = '/data/.nbflow'",
@@ -97,3 +104,5 @@ def test_settings_are_frozen_and_checked_when_built() -> None:
         FlowSettings(max_workers=True, store="x")
     with pytest.raises(SettingsError, match="executor: expected one of thread, process, dask, got 'gpu'"):
         FlowSettings(max_workers=1, store="x", executor="gpu")
+    with pytest.raises(SettingsError, match="dask_store: expected local or shared, got 'nfs'"):
+        FlowSettings(max_workers=1, store="x", dask_store="nfs")
