@@ -244,11 +244,11 @@ class LabComms:
 
     def _rows(self) -> tuple[dict[str, labcomm.StepRowJSON], float]:
         """Every step's row now (and the time saved), remembered as what was sent."""
-        from ..widget.rows import step_rows, time_saved
-
-        if self._flow is None:
+        if self._flow is None:  # before importing the widget package: `%load_ext` stays light
             self._sent, self._saved = {}, 0.0
             return self._sent, self._saved
+        from ..widget.rows import step_rows, time_saved
+
         statuses = self._flow.status()
         specs = self._flow.steps
         summary = step_rows(statuses)
