@@ -189,3 +189,20 @@ def bare_kernel(tmp_path: Path) -> Iterator[Kernel]:
     finally:
         k.close()
 
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A real dask.distributed LocalCluster (processes), for this module's tests (tests/executors/clusters.py)."""
+    from tests.executors.clusters import running_cluster
+
+    with running_cluster() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def worker_pids(cluster: Any) -> set[int]:
+    """The pids of the cluster's worker processes."""
+    from distributed import Client
+
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        return set(client.run(os.getpid).values())

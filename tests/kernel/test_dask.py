@@ -4,29 +4,15 @@ throughout (kernels reach it through DASK_SCHEDULER_ADDRESS). Mixed flows: test_
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from distributed import Client, LocalCluster
+from distributed import LocalCluster
 
-from tests.executors.clusters import poll, running_cluster
+from tests.executors.clusters import poll
 
 from .conftest import Kernel
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    with running_cluster() as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def worker_pids(cluster: LocalCluster) -> set[int]:
-    with Client(cluster.scheduler_address, set_as_default=False) as client:
-        return set(client.run(os.getpid).values())
 
 
 def _kernel(cwd: Path, cluster: LocalCluster | None) -> Kernel:

@@ -8,14 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
-import pytest
-from distributed import Client, LocalCluster
-
-from tests.executors.clusters import running_cluster
+from distributed import LocalCluster
 
 from .conftest import Kernel
 
@@ -40,18 +36,6 @@ MIXED = [
 ]
 PARAMETERS = "n = 3000\noffset = 7"
 STEPS = ("base", "squares", "cubes", "total", "combined", "report")
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    with running_cluster() as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def worker_pids(cluster: LocalCluster) -> set[int]:
-    with Client(cluster.scheduler_address, set_as_default=False) as client:
-        return set(client.run(os.getpid).values())
 
 
 def _expected(n: int = 3000, offset: int = 7) -> dict[str, object]:
