@@ -343,3 +343,26 @@ def test_a_web_of_shared_parts_is_unhashable_instead_of_hanging() -> None:
     for _ in range(8):  # 2**8 paths: well within the bound, and still a real digest
         small = Node(small)
     assert digest(small, {}, {}).value == digest(small, {}, {}).value
+
+
+def test_matplotlib_figures_are_refused_without_walking_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Figure, its Axes and a Transform are Unhashable at once, not after reaching the object limit."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.transforms import Affine2D
+
+    from nbflow.core.digest import feed
+
+    entered: list[object] = []
+    real_enter = feed.Feeder.enter
+    monkeypatch.setattr(feed.Feeder, "enter", lambda self, h, v: entered.append(v) or real_enter(self, h, v))
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    try:
+        for value in (fig, ax, Affine2D(), {"plot": [fig]}):
+            with pytest.raises(Unhashable, match="matplotlib keeps its drawing state"):
+                digest(value)
+        assert len(entered) <= 2  # the dict and the list around the last figure: nothing of matplotlib's
+    finally:
+        plt.close(fig)

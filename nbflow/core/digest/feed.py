@@ -181,7 +181,7 @@ class Feeder:
         if handler is not None:
             handler(self, hasher, value)
             return
-        from . import arrays, code
+        from . import arrays, code, opaque
 
         if isinstance(value, type):
             code.klass(self, hasher, value)
@@ -189,6 +189,8 @@ class Feeder:
             self._enum(hasher, value)
         elif type(value).__module__.partition(".")[0] in arrays.MODULES and arrays.feed(self, hasher, value):
             return
+        elif type(value).__module__.partition(".")[0] in opaque.MODULES and (why := opaque.why_not(value)):
+            raise Unhashable(type_name(value), self.path(), why)
         elif isinstance(value, functools._lru_cache_wrapper):
             self.put(hasher, b"lru_cache", repr(value.cache_parameters()).encode())
             self.at("<wrapped>", hasher, value.__wrapped__)
