@@ -2,7 +2,7 @@
 
 import { Widget } from '@lumino/widgets';
 
-import { IStepDetail, IStepRow } from './protocol';
+import { IPaneDisplay, IStepDetail, IStepRow } from './protocol';
 import { failedAttempts, provenance } from './views';
 
 function el(tag: string, cls: string, text = ''): HTMLElement {
@@ -10,6 +10,29 @@ function el(tag: string, cls: string, text = ''): HTMLElement {
   node.className = cls;
   node.textContent = text;
   return node;
+}
+
+/**
+ * One display of the step: an image as an image, HTML (a DataFrame's table) in a frame
+ * that runs no script and reaches nothing (an empty sandbox), so a step's HTML cannot act in the page.
+ */
+export function paneDisplay({ mime, data }: IPaneDisplay): HTMLElement {
+  if (mime === 'text/html') {
+    const frame = document.createElement('iframe');
+    frame.className = 'jp-nbflow-display jp-nbflow-display-html';
+    frame.setAttribute('sandbox', '');
+    frame.title = 'display';
+    frame.srcdoc = data;
+    return frame;
+  }
+  const image = document.createElement('img');
+  image.className = 'jp-nbflow-display jp-nbflow-display-image';
+  image.alt = 'display';
+  image.src =
+    mime === 'image/svg+xml'
+      ? `data:image/svg+xml;charset=utf-8,${encodeURIComponent(data)}`
+      : `data:${mime};base64,${data.replace(/\n/g, '')}`;
+  return image;
 }
 
 export class DetailView extends Widget {
@@ -77,6 +100,21 @@ export class DetailView extends Widget {
           el('div', 'jp-nbflow-caption', 'output'),
           el('pre', 'jp-nbflow-output-text', d.text)
         );
+      }
+      if (d.displays?.length) {
+        items.push(
+          el('div', 'jp-nbflow-caption', 'displays'),
+          ...d.displays.map(paneDisplay)
+        );
+        if (d.displays_hidden) {
+          items.push(
+            el(
+              'div',
+              'jp-nbflow-caption',
+              `${d.displays_hidden} more in the cell`
+            )
+          );
+        }
       }
     }
     this.node.replaceChildren(...items);

@@ -98,6 +98,17 @@ export interface IStepDetail {
   time_saved?: number | null;
   not_restorable?: string;
   why?: string;
+  /** a restored step's provenance: "computed 2026-12-01 14:03 in 4.0s, saved 3.9s" */
+  restored?: string;
+  /** the step's first rich displays (richest form of each), and how many more its cell has */
+  displays?: IPaneDisplay[];
+  displays_hidden?: number;
+}
+
+/** One display in the detail pane: an image (base64, or SVG text) or HTML. */
+export interface IPaneDisplay {
+  mime: string;
+  data: string;
 }
 
 export interface IDetail {

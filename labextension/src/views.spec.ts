@@ -65,3 +65,20 @@ describe('the detail pane', () => {
     ).toEqual([]);
   });
 });
+
+describe('a restored step', () => {
+  it('says its checkpoint’s own provenance instead of this run’s duration', () => {
+    expect(
+      provenance({
+        name: 'report',
+        source: 'restored',
+        duration: 0.01,
+        time_saved: 3.9,
+        restored: 'computed 2026-12-01 14:03 in 4.0s, saved 3.9s',
+        checkpoint: 'k'
+      })
+    ).toBe(
+      'restored: computed 2026-12-01 14:03 in 4.0s, saved 3.9s · checkpoint k'
+    );
+  });
+});

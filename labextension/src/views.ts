@@ -76,20 +76,23 @@ export function detailLine(row: IStepRow): string {
 /** The detail pane's provenance line: computed or restored and when, time taken, attempts, saving. */
 export function provenance(d: IStepDetail): string {
   const facts: string[] = [];
-  if (d.source) {
+  if (d.restored) {
+    // the loaded checkpoint's own figures, worded as in the step's cell
+    facts.push(`restored: ${d.restored}`);
+  } else if (d.source) {
     facts.push(
       d.ended
         ? `${d.source} at ${new Date(d.ended * 1000).toLocaleString()}`
         : d.source
     );
   }
-  if (d.duration !== undefined && d.duration !== null) {
+  if (!d.restored && d.duration !== undefined && d.duration !== null) {
     facts.push(`took ${formatDuration(d.duration)}`);
   }
   if (d.attempts && d.attempts.length > 1) {
     facts.push(`${d.attempts.length} attempts`);
   }
-  if (d.time_saved) {
+  if (!d.restored && d.time_saved) {
     facts.push(`saved ${formatDuration(d.time_saved)}`);
   }
   if (d.checkpoint) {

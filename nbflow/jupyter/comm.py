@@ -140,7 +140,7 @@ class LabComms:
         if kf.flow is not flow:
             return describe(flow, step)
         return describe(flow, step, namespace=kf.shell.user_ns, output_text=kf.output_text,
-                        tracebacks=tracebacks_of(kf.sinks))
+                        tracebacks=tracebacks_of(kf.sinks), output_displays=kf.output_displays)
 
     # -- the layout (the panel's graph) ---------------------------------------------
 

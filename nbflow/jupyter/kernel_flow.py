@@ -300,12 +300,18 @@ class KernelFlow:
         from ..widget import flow_widget
 
         return flow_widget(self.flow, namespace=self.shell.user_ns, output_text=self.output_text,
-                           previous=self.previous.line, tracebacks=attempts.tracebacks_of(self.sinks))
+                           previous=self.previous.line, tracebacks=attempts.tracebacks_of(self.sinks),
+                           output_displays=self.output_displays)
 
     def output_text(self, step: str) -> str:
         """What the step's cell shows (head and tail of a long text), for the widget's detail pane."""
         sink = self.sinks.get(step)
         return sink.text() if sink is not None else ""
+
+    def output_displays(self, step: str) -> list[dict[str, Any]]:
+        """What the step displayed in its cell (tables, plots), for the detail pane."""
+        sink = self.sinks.get(step)
+        return sink.displays() if sink is not None else []
 
     def full_output(self, step: str) -> str:
         """Everything the step printed since its cell last ran (its output log, capped on disk)."""

@@ -276,6 +276,13 @@ class StepSink:
             self._drain()
             return static_text(self.outputs)
 
+    def displays(self) -> list[dict[str, Any]]:
+        """The step's own displays shown in its cell (not nbflow's notes): for the detail pane."""
+        with self._lock:
+            self._drain()
+            return [o for o in self.outputs if o["output_type"] in ("display_data", "execute_result")
+                    and not is_note(o)]
+
     def full_text(self) -> str:
         """Everything written since the cell last ran, from the log (capped on disk); else what is shown."""
         with self._lock:
@@ -289,6 +296,11 @@ def note_output(text: str) -> dict[str, Any]:
     """One of nbflow's own lines, as an nbformat output."""
     return {"output_type": "display_data", "metadata": {},
             "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"}}
+
+
+def is_note(output: dict[str, Any]) -> bool:
+    """Whether `output` is one of nbflow's own lines (`note_output`), not something the step displayed."""
+    return str(output.get("data", {}).get(HTML_MIME, "")).startswith("<pre class='nbflow-note'>")
 
 
 class _Stream:

@@ -12,13 +12,12 @@ displays are dropped, and the restored cell says so.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.durations import format_duration
 from ..core.events import StepRestored
 from ..core.protocol import TEXT_MIME, WIDGET_MIME
+from ..core.status import restore_summary
 from .output import StepSink
 
 MAX_BYTES = 8 << 20
@@ -130,18 +129,8 @@ def _mb(size: int) -> str:
 
 def provenance(event: StepRestored) -> str:
     """`↺ restored: computed 2026-12-01 14:03 in 4.0s, saved 3.9s`, from the checkpoint actually loaded."""
-    parts = []
-    if event.computed_at:
-        parts.append("computed " + time.strftime("%Y-%m-%d %H:%M", time.localtime(event.computed_at)))
-        if event.original_seconds is not None:
-            parts[-1] += f" in {format_duration(event.original_seconds)}"
-    elif event.original_seconds is not None:
-        parts.append(f"computed in {format_duration(event.original_seconds)}")
-    if event.time_saved is not None:
-        parts.append(f"saved {format_duration(max(event.time_saved, 0.0))}")
-    else:
-        parts.append(f"loaded in {format_duration(event.load_seconds)}")
-    return "↺ restored: " + ", ".join(parts)
+    return "↺ restored: " + restore_summary(event.computed_at, event.original_seconds, event.time_saved,
+                                            event.load_seconds)
 
 
 def show_restored(sink: StepSink, event: StepRestored) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,13 @@ from ..core import events as ev
 from ..core.flow import Flow
 from ..core.graph import Graph
 from ..core.protocol import PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
-from ..core.status import StepStatus, StepStatusJSON
+from ..core.states import State
+from ..core.status import StepStatus, StepStatusJSON, restore_summary
 from ..render.dot import flow_dot
 from ..render.layout import render_svg
 from ..render.palette import STATE_COLORS
 from ..render.static import static_drawing
+from .displays import pane_displays
 from .rows import Coalescer, step_rows, time_saved
 from .summary import summarize
 
@@ -58,11 +60,14 @@ class FlowWidget(anywidget.AnyWidget):
 
     def __init__(self, flow: Flow, *, namespace: Mapping[str, Any] | None = None,
                  output_text: Callable[[str], str] | None = None,
-                 tracebacks: Callable[[str], Mapping[int, str]] | None = None, **kwargs: Any) -> None:
+                 tracebacks: Callable[[str], Mapping[int, str]] | None = None,
+                 output_displays: Callable[[str], Sequence[Mapping[str, Any]]] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(palette={k: list(v) for k, v in STATE_COLORS.items()}, **kwargs)
         self._flow = flow
         self._namespace = namespace
         self._output_text = output_text
+        self._output_displays = output_displays
         #: a step's failed attempts' tracebacks by number (its cell shows one line each once it succeeded)
         self._tracebacks = tracebacks
         self._lock = threading.RLock()
@@ -228,7 +233,7 @@ class FlowWidget(anywidget.AnyWidget):
     def describe(self, name: str, statuses: dict[str, StepStatus] | None = None) -> dict[str, Any]:
         """The detail pane of one step (see `describe`)."""
         return describe(self._flow, name, statuses, namespace=self._namespace, output_text=self._output_text,
-                        tracebacks=self._tracebacks)
+                        tracebacks=self._tracebacks, output_displays=self._output_displays)
 
     # -- display -------------------------------------------------------------
 
@@ -254,9 +259,11 @@ def _saved(status: StepStatus) -> float:
 
 def describe(flow: Flow, name: str, statuses: Mapping[str, StepStatus] | None = None, *,
              namespace: Mapping[str, Any] | None = None, output_text: Callable[[str], str] | None = None,
-             tracebacks: Callable[[str], Mapping[int, str]] | None = None) -> dict[str, Any]:
-    """Error, traceback, attempts (each failed one with its traceback; where each ran), outputs, provenance and
-    why it ran, of one step: the widget's detail pane, and the JupyterLab panel's (nbflow.jupyter.comm)."""
+             tracebacks: Callable[[str], Mapping[int, str]] | None = None,
+             output_displays: Callable[[str], Sequence[Mapping[str, Any]]] | None = None) -> dict[str, Any]:
+    """Error, traceback, attempts (each failed one with its traceback; where each ran), outputs, provenance,
+    why it ran, and what it printed and displayed (`displays.py`), of one step: the widget's detail pane, and
+    the JupyterLab panel's (nbflow.jupyter.comm)."""
     status = (statuses or flow.status()).get(name)
     if status is None:
         return {"name": name, "missing": True}
@@ -268,6 +275,8 @@ def describe(flow: Flow, name: str, statuses: Mapping[str, StepStatus] | None = 
             outputs.append([output, ""])
     text = output_text(name) if output_text else ""
     failed = tracebacks(name) if tracebacks else {}
+    shown, hidden = pane_displays(output_displays(name)) if output_displays else ([], 0)
+    restored = status.state is State.RESTORED
     return {
         "name": name,
         "state": status.state.value,
@@ -287,6 +296,10 @@ def describe(flow: Flow, name: str, statuses: Mapping[str, StepStatus] | None = 
         "time_saved": status.time_saved,
         "not_restorable": status.not_restorable or "",
         "why": status.why or "",
+        "restored": restore_summary(status.computed_at, status.original_seconds, status.time_saved,
+                                    status.load_seconds) if restored else "",
+        "displays": shown,
+        "displays_hidden": hidden,
     }
 
 

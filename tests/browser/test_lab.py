@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from typing import Any
 
@@ -108,6 +109,7 @@ RESTORE_CELLS = (
     "table = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})\ndisplay(table)\n"
     "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\ndisplay(fig)\nplt.close(fig)\ndel fig, ax",
     "%flow wait",
+    "%flow show",
 )
 
 
@@ -138,3 +140,20 @@ def test_a_restored_cell_shows_its_table_and_plot_after_restart_and_run_all(page
     assert "report succeeded" not in output.inner_text()  # restored, not computed again
     assert output.locator("img").first.get_attribute("src", timeout=5_000).startswith("data:image/png")
     save_screenshot(step_cell, "restored-cell.png")
+
+    # the widget's detail pane shows the same: the provenance line, the text, the table and the plot
+    _wait_state(page, "report", "restored")
+    page.locator(f"{WIDGET} select.nbflow-select").first.select_option("report")
+    detail = page.locator(f"{WIDGET} .nbflow-detail").first
+    detail.locator(".nbflow-provenance", has_text="restored: computed").wait_for(timeout=30_000)
+    line = detail.locator(".nbflow-provenance").inner_text()
+    assert re.search(r"restored: computed \d{4}-\d\d-\d\d \d\d:\d\d in \d+(\.\d)?s, saved ", line), line  # >= 1 s
+    assert "the report: 2 rows" in detail.locator(".nbflow-output-text").inner_text()
+    image = detail.locator("img.nbflow-display-image").first
+    image.wait_for(timeout=30_000)
+    assert image.get_attribute("src").startswith("data:image/png;base64,")
+    assert image.evaluate("img => img.complete && img.naturalWidth > 100")  # a real, decodable PNG
+    frame = detail.locator("iframe.nbflow-display-html").first
+    assert frame.get_attribute("sandbox") == ""
+    assert "<table" in frame.get_attribute("srcdoc")
+    save_screenshot(page.locator(WIDGET).first, "restored-detail.png")

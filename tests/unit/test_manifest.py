@@ -302,7 +302,8 @@ def test_provenance_and_time_saved_of_computed_and_restored_steps(tmp_path: Path
         assert restored.computed_at == pytest.approx(computed.ended)
         assert restored.load_seconds == 0.05 and restored.original_seconds == 3.0
         assert restored.time_saved == pytest.approx(2.95)
-        assert "restored" in restored.describe_source() and "(saved 3.0s)" in restored.describe_source()
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(computed.ended))
+        assert restored.describe_source() == f"restored: computed {when} in 3.0s, saved 3.0s"
         assert second.total_time_saved() == pytest.approx(2.95)
     finally:
         second.close()

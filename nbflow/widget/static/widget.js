@@ -34,6 +34,19 @@ function fmtDuration(s) {
   return m < 60 ? `${m}m${Math.round(s - 60 * m)}s` : `${Math.floor(m / 60)}h${m % 60}m`;
 }
 
+// One display of the step in the detail pane: images as images; HTML (a table) in a frame that runs no
+// script and reaches nothing (sandbox with no permissions), so a step's HTML cannot act in the page.
+function paneDisplay({ mime, data }) {
+  if (mime === "text/html") {
+    const frame = h("iframe", { class: "nbflow-display nbflow-display-html", sandbox: "", title: "display" });
+    frame.srcdoc = data;
+    return frame;
+  }
+  const src = mime === "image/svg+xml" ? "data:image/svg+xml;charset=utf-8," + encodeURIComponent(data)
+    : `data:${mime};base64,${data.replace(/\n/g, "")}`;
+  return h("img", { class: "nbflow-display nbflow-display-image", src, alt: "display" });
+}
+
 function detailLine(row) {
   const { state, duration, attempts } = row;
   const parts = [];
@@ -172,12 +185,13 @@ function render({ model, el }) {
       h("pre", { class: "nbflow-traceback" }, d.traceback));
     if (fresh) {
       const facts = [];
-      if (d.source) facts.push(`${d.source}${d.ended ? " at " + new Date(d.ended * 1000).toLocaleString() : ""}`);
-      if (d.duration !== null && d.duration !== undefined) facts.push(`took ${fmtDuration(d.duration)}`);
+      if (d.restored) facts.push(`restored: ${d.restored}`);  // the checkpoint's own figures, as in its cell
+      else if (d.source) facts.push(`${d.source}${d.ended ? " at " + new Date(d.ended * 1000).toLocaleString() : ""}`);
+      if (!d.restored && d.duration !== null && d.duration !== undefined) facts.push(`took ${fmtDuration(d.duration)}`);
       if (d.attempts && d.attempts.length > 1) facts.push(`${d.attempts.length} attempts`);
       const last = (d.attempts || [])[(d.attempts || []).length - 1];
       if (last && last[5]) facts.push(`${d.attempts.length > 1 ? "the last " : ""}ran in ${last[5]}`);
-      if (d.time_saved) facts.push(`saved ${fmtDuration(d.time_saved)}`);
+      if (!d.restored && d.time_saved) facts.push(`saved ${fmtDuration(d.time_saved)}`);
       if (d.checkpoint) facts.push(`checkpoint ${d.checkpoint}`);
       if (d.not_restorable) facts.push(`not restorable: ${d.not_restorable}`);
       if (facts.length) items.push(h("div", { class: "nbflow-provenance" }, facts.join(" · ")));
@@ -196,6 +210,10 @@ function render({ model, el }) {
       }
       if (d.text) items.push(h("div", { class: "nbflow-caption" }, "output"),
         h("pre", { class: "nbflow-output-text" }, d.text));
+      if (d.displays && d.displays.length) {
+        items.push(h("div", { class: "nbflow-caption" }, "displays"), ...d.displays.map(paneDisplay));
+        if (d.displays_hidden) items.push(h("div", { class: "nbflow-caption" }, `${d.displays_hidden} more in the cell`));
+      }
     }
     detail.replaceChildren(...items);
   }
