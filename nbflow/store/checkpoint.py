@@ -3,7 +3,9 @@
 One file per (step, cache key) at `<root>/<step>/<key>.ckpt` (names
 percent-encoded when needed). The file format and its checks are in
 `format.py`; moving the bytes with hashing alongside in `transfer.py`; what is
-pickled and how in `pickling.py`; local disk vs fsspec in `fs.py`.
+pickled and how in `pickling.py`; local disk vs fsspec in `fs.py`; what the
+store answers (`WriteResult`, `LoadResult`, `CheckpointInfo`,
+`CheckpointEntry`) in `results.py`, re-exported here.
 
 Guarantees, for the scheduler built on top:
 
@@ -34,7 +36,6 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -44,79 +45,14 @@ from . import format as fmt
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
 from .fs import Backend, backend_for, is_temp_name
 from .pickling import dump_outputs, load_outputs
+from .results import CheckpointEntry, CheckpointInfo, LoadResult, WriteResult
 from .secret import load_secret
 from .transfer import read_file, read_header, write_file
 
+__all__ = ["CheckpointEntry", "CheckpointInfo", "CheckpointStore", "LoadResult", "WriteResult", "step_folder"]
+
 SUFFIX = ".ckpt"
 _MAX_NAME = 200
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What `write` did: where, how big, how long, and which outputs were left out."""
-
-    step: str
-    key: str
-    path: str
-    size: int
-    seconds: float
-    unpicklable: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def restorable(self) -> bool:
-        return not self.unpicklable
-
-    @property
-    def reason(self) -> str | None:
-        """`"conn: cannot pickle 'socket' object; ..."`, or None when restorable."""
-        if not self.unpicklable:
-            return None
-        return "; ".join(f"{name}: {why}" for name, why in self.unpicklable.items())
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What `load` returns: the outputs plus what provenance wants to record."""
-
-    step: str
-    key: str
-    path: str
-    size: int
-    seconds: float
-    outputs: dict[str, Any]
-    unpicklable: Mapping[str, str] = field(default_factory=dict)
-    header: fmt.Header | None = None  # deletions, digests, key parts, duration
-
-
-@dataclass(frozen=True)
-class CheckpointEntry:
-    """One stored file as `list` sees it (from names and stat, nothing opened)."""
-
-    step: str
-    key: str
-    size: int
-    mtime: float
-    path: str
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """A checkpoint's header, read without verifying the file: for display only."""
-
-    step: str
-    key: str
-    path: str
-    size: int
-    created: float
-    python: str
-    cloudpickle: str
-    outputs: tuple[str, ...]
-    unpicklable: Mapping[str, str]
-    parts: tuple[tuple[str, str, str, str], ...] = ()
-
-    @property
-    def restorable(self) -> bool:
-        return not self.unpicklable
 
 
 def _encode(name: str, what: str) -> str:

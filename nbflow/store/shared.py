@@ -24,7 +24,8 @@ from typing import Any
 from ..core.digest import Unhashable, digest
 from ..core.digest.pieces import recording
 from . import format as fmt
-from .checkpoint import CheckpointStore, WriteResult
+from .checkpoint import CheckpointStore
+from .results import WriteResult
 
 
 @dataclass(frozen=True)
