@@ -30,9 +30,10 @@ from ..store.store import open_store
 from . import attempts
 from .answers import interrupted
 from .host import KernelHost, notebook_dir, notebook_path
-from .output import OutputRouter, StepSink
+from .output import StepSink
 from .previous import PreviousRun
 from .replay import show_restored
+from .routing import OutputRouter
 
 SWITCH_INTERVAL = 0.0005
 _MAGIC_CALL = re.compile(r"\s*get_ipython\(\)\.run_(cell_magic\('step'|line_magic\('flow')")

@@ -3,8 +3,8 @@
 A Jupyter front end attaches kernel output to the request that is executing;
 a step that prints minutes after its cell returned would land in whatever
 cell runs then (or nowhere). So while a step runs, its thread's `print`,
-`sys.stderr` and `display(...)` are captured into that step's sink, and the
-sink feeds an `ipywidgets.Output` shown in the step's cell: widget state
+`sys.stderr` and `display(...)` are captured into that step's sink
+(`routing.py`), and the sink feeds an `ipywidgets.Output` shown in the step's cell: widget state
 travels over a comm, which front ends deliver whatever cell is executing.
 Stream text and displays are coalesced and flushed at most every 100 ms, so
 a chatty loop does not flood the kernel, and the widget shows only the head
@@ -22,12 +22,10 @@ the widget's detail pane.
 from __future__ import annotations
 
 import re
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from html import escape as _escape
-from typing import Any, TextIO
+from typing import Any
 
 from ..core.abandon import stop_if_abandoned
 from ..core.protocol import HTML_MIME, PNG_MIME, SVG_MIME, TEXT_MIME, VIEW_METADATA, WIDGET_MIME
@@ -301,81 +299,6 @@ def note_output(text: str) -> dict[str, Any]:
 def is_note(output: dict[str, Any]) -> bool:
     """Whether `output` is one of nbflow's own lines (`note_output`), not something the step displayed."""
     return str(output.get("data", {}).get(HTML_MIME, "")).startswith("<pre class='nbflow-note'>")
-
-
-class _Stream:
-    """A stand-in for sys.stdout/sys.stderr that sends a step thread's writes to its sink."""
-
-    def __init__(self, router: OutputRouter, name: str, original: TextIO) -> None:
-        self._router = router
-        self._name = name
-        self.original = original
-
-    def write(self, text: str) -> int:
-        sink = self._router.current()
-        if sink is None:
-            return self.original.write(text)
-        sink.write(self._name, text)
-        return len(text)
-
-    def flush(self) -> None:
-        if self._router.current() is None:
-            self.original.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.original, name)
-
-
-class OutputRouter:
-    """Installs the per-thread routing of stdout, stderr and display()."""
-
-    def __init__(self, shell: Any) -> None:
-        self._shell = shell
-        self._local = threading.local()
-        self._installed = False
-
-    def current(self) -> StepSink | None:
-        return getattr(self._local, "sink", None)
-
-    def install(self) -> None:
-        if self._installed:
-            return
-        sys.stdout = _Stream(self, "stdout", sys.stdout)
-        sys.stderr = _Stream(self, "stderr", sys.stderr)
-        publisher = self._shell.display_pub
-        original = publisher.publish
-
-        def publish(data: dict[str, Any], metadata: dict[str, Any] | None = None, *args: Any, **kw: Any) -> None:
-            sink = self.current()
-            if sink is None:
-                original(data, metadata, *args, **kw)
-            else:
-                sink.display(data, metadata)
-
-        self._original_publish = original
-        publisher.publish = publish
-        self._installed = True
-
-    def uninstall(self) -> None:
-        if not self._installed:
-            return
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            if isinstance(stream, _Stream):
-                setattr(sys, name, stream.original)
-        self._shell.display_pub.publish = self._original_publish
-        self._installed = False
-
-    @contextmanager
-    def capture(self, sink: StepSink) -> Iterator[None]:
-        """Route this thread's output to `sink` for the duration."""
-        previous = self.current()
-        self._local.sink = sink
-        try:
-            yield
-        finally:
-            self._local.sink = previous
-            sink.flush()
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -3,7 +3,9 @@
 One file per (step, cache key) at `<root>/<step>/<key>.ckpt` (names
 percent-encoded when needed). The file format and its checks are in
 `format.py`; moving the bytes with hashing alongside in `transfer.py`; what is
-pickled and how in `pickling.py`; local disk vs fsspec in `fs.py`.
+pickled and how in `pickling.py`; local disk vs fsspec in `fs.py`; what the
+store answers (`WriteResult`, `LoadResult`, `CheckpointInfo`,
+`CheckpointEntry`) in `results.py`, re-exported here.
 
 Guarantees, for the scheduler built on top:
 
@@ -11,6 +13,10 @@ Guarantees, for the scheduler built on top:
   never a partial one, even if the writer is killed (local disk: temp file,
   fsync, rename, fsync of the folder). A failed write raises
   `CheckpointWriteError` and leaves the previous checkpoint as it was.
+* A checkpoint written in another process (`write(..., staged=token)`, a
+  Dask worker: `shared.py`) stays under a temp name until `adopt_staged`
+  checks its size and header and renames it into place; `drop_staged`
+  removes one nobody adopts.
 * `read` unpickles nothing until the whole file has passed its checksum and
   signature with this user's secret, and the header names the requested step and
   key and a compatible Python (same major.minor) and cloudpickle (same major).
@@ -30,7 +36,6 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -40,79 +45,14 @@ from . import format as fmt
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
 from .fs import Backend, backend_for, is_temp_name
 from .pickling import dump_outputs, load_outputs
+from .results import CheckpointEntry, CheckpointInfo, LoadResult, WriteResult
 from .secret import load_secret
 from .transfer import read_file, read_header, write_file
 
+__all__ = ["CheckpointEntry", "CheckpointInfo", "CheckpointStore", "LoadResult", "WriteResult", "step_folder"]
+
 SUFFIX = ".ckpt"
 _MAX_NAME = 200
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What `write` did: where, how big, how long, and which outputs were left out."""
-
-    step: str
-    key: str
-    path: str
-    size: int
-    seconds: float
-    unpicklable: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def restorable(self) -> bool:
-        return not self.unpicklable
-
-    @property
-    def reason(self) -> str | None:
-        """`"conn: cannot pickle 'socket' object; ..."`, or None when restorable."""
-        if not self.unpicklable:
-            return None
-        return "; ".join(f"{name}: {why}" for name, why in self.unpicklable.items())
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What `load` returns: the outputs plus what provenance wants to record."""
-
-    step: str
-    key: str
-    path: str
-    size: int
-    seconds: float
-    outputs: dict[str, Any]
-    unpicklable: Mapping[str, str] = field(default_factory=dict)
-    header: fmt.Header | None = None  # deletions, digests, key parts, duration
-
-
-@dataclass(frozen=True)
-class CheckpointEntry:
-    """One stored file as `list` sees it (from names and stat, nothing opened)."""
-
-    step: str
-    key: str
-    size: int
-    mtime: float
-    path: str
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """A checkpoint's header, read without verifying the file: for display only."""
-
-    step: str
-    key: str
-    path: str
-    size: int
-    created: float
-    python: str
-    cloudpickle: str
-    outputs: tuple[str, ...]
-    unpicklable: Mapping[str, str]
-    parts: tuple[tuple[str, str, str, str], ...] = ()
-
-    @property
-    def restorable(self) -> bool:
-        return not self.unpicklable
 
 
 def _encode(name: str, what: str) -> str:
@@ -176,6 +116,36 @@ class CheckpointStore:
             raise ValueError(f"a staged checkpoint's token must be letters and digits, got {token!r}")
         return self._fs.join(_encode(step, "step"), f".{_encode(key, 'key')}{SUFFIX}.{token}.staged.tmp")
 
+    def adopt_staged(self, step: str, key: str, token: str, size: int) -> WriteResult:
+        """Move a staged checkpoint into place, after checking it is the file the receipt describes.
+
+        Only its size and header are read (its bytes are verified when it is
+        loaded, as for any checkpoint); the rename is as atomic as `write`'s.
+        Raises OSError when it is not there (storage this process does not
+        share) or is not `size` bytes written for `step` and `key`. The
+        result's `seconds` is the time the move took.
+        """
+        staged = self.staged_path(step, key, token)
+        handle = self._fs.open_read(staged)
+        try:
+            found = handle.size
+            try:
+                header = read_header(handle)
+            except fmt.FormatError as error:
+                raise OSError(f"the staged checkpoint {self._fs.display(staged)} is damaged: {error}") from None
+        finally:
+            handle.close()
+        if found != size or header.step != step or header.key != key:
+            raise OSError(f"the staged checkpoint {self._fs.display(staged)} is not the one the worker wrote")
+        started = time.perf_counter()
+        self._fs.rename(staged, self._path(step, key))
+        return WriteResult(step, key, self.path_for(step, key), size, time.perf_counter() - started,
+                           dict(header.unpicklable))
+
+    def drop_staged(self, step: str, key: str, token: str) -> bool:
+        """Remove a staged checkpoint nobody will adopt; False if there was none."""
+        return self._fs.remove(self.staged_path(step, key, token))
+
     def path_for(self, step: str, key: str) -> str:
         """Where the checkpoint of `step` with `key` is (or would be)."""
         return self._fs.display(self._path(step, key))
@@ -216,7 +186,7 @@ class CheckpointStore:
         then not `restorable`. Raises `CheckpointWriteError` if the file
         cannot be written (the previous checkpoint stays readable). With
         `staged` (a token) the file goes to a staged name beside the final one,
-        for `shared.adopt` to move into place (a checkpoint written on a worker).
+        for `adopt_staged` to move into place (a checkpoint written on a worker).
         """
         started = time.perf_counter()
         final = self.staged_path(step, key, staged) if staged is not None else self._path(step, key)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .checkpoint import CheckpointEntry, CheckpointInfo, LoadResult, WriteResult
 from .errors import CheckpointMissing, CheckpointWriteError
+from .results import CheckpointEntry, CheckpointInfo, LoadResult, WriteResult
 
 
 class DisabledCheckpoints:

@@ -17,16 +17,15 @@ nbflow installed to use it.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.digest import Unhashable, digest
 from ..core.digest.pieces import recording
 from . import format as fmt
-from .checkpoint import CheckpointStore, WriteResult
-from .transfer import read_header
+from .checkpoint import CheckpointStore
+from .results import WriteResult
 
 
 @dataclass(frozen=True)
@@ -64,31 +63,16 @@ class SharedWriter:
 
 
 def adopt(store: CheckpointStore, step: str, key: str, token: str, size: int, seconds: float) -> WriteResult:
-    """Move a staged checkpoint into place, after checking it is the file the receipt describes.
+    """Move a staged checkpoint into place (`CheckpointStore.adopt_staged`: checked against the receipt).
 
-    Only its size and header are read (its bytes are verified when it is
-    loaded, as for any checkpoint). Raises OSError when it is not there
-    (storage the kernel does not share) or is not what the receipt says.
+    `seconds`, the worker's write time, is added to the time the move took.
+    Raises OSError when it is not there (storage the kernel does not share)
+    or is not what the receipt says.
     """
-    fs = store._fs
-    staged = store.staged_path(step, key, token)
-    handle = fs.open_read(staged)
-    try:
-        found = handle.size
-        try:
-            header = read_header(handle)
-        except fmt.FormatError as error:
-            raise OSError(f"the staged checkpoint {fs.display(staged)} is damaged: {error}") from None
-    finally:
-        handle.close()
-    if found != size or header.step != step or header.key != key:
-        raise OSError(f"the staged checkpoint {fs.display(staged)} is not the one the worker wrote")
-    started = time.perf_counter()
-    fs.rename(staged, store._path(step, key))
-    return WriteResult(step, key, store.path_for(step, key), size, seconds + time.perf_counter() - started,
-                       dict(header.unpicklable))
+    moved = store.adopt_staged(step, key, token, size)
+    return replace(moved, seconds=seconds + moved.seconds)
 
 
 def drop(store: CheckpointStore, step: str, key: str, token: str) -> None:
     """Remove a staged checkpoint nobody will adopt (its attempt was given up)."""
-    store._fs.remove(store.staged_path(step, key, token))
+    store.drop_staged(step, key, token)

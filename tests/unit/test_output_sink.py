@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from nbflow.jupyter import output
-from nbflow.jupyter.output import FLUSH_SECONDS, OutputRouter, StepSink, static_html, static_text
+from nbflow.jupyter import routing
+from nbflow.jupyter.output import FLUSH_SECONDS, StepSink, static_html, static_text
+from nbflow.jupyter.routing import OutputRouter
 
 
 class Timer:
@@ -235,8 +236,8 @@ def test_install_wraps_once_and_uninstall_restores_streams_and_publisher() -> No
         publish = shell.display_pub.publish
         routed.install()
         routed.install()
-        assert isinstance(sys.stdout, output._Stream) and sys.stdout.original is out
-        assert isinstance(sys.stderr, output._Stream) and sys.stderr.original is err
+        assert isinstance(sys.stdout, routing._Stream) and sys.stdout.original is out
+        assert isinstance(sys.stderr, routing._Stream) and sys.stderr.original is err
         assert sys.stdout.encoding == out.encoding  # anything else is the real stream's
         assert shell.display_pub.publish is not publish
         routed.uninstall()

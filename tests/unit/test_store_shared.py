@@ -41,3 +41,25 @@ def test_the_writer_never_shows_its_secret_and_tokens_are_checked(tmp_path: Path
     assert SECRET.hex() not in repr(writer) and repr(SECRET) not in repr(writer)
     with pytest.raises(ValueError, match="token must be letters and digits"):
         writer("s", "k", "../x", {"x": 1})
+
+
+def test_the_store_adopts_only_an_intact_staged_file_for_its_step_and_key(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, secret=SECRET)
+    store.write("s", "k1", {"x": "old"})
+    receipt = SharedWriter(str(tmp_path), SECRET)("s", "k1", "tok1", {"x": "new"})
+    staged = Path(store.staged_path("s", "k1", "tok1"))
+    good = staged.read_bytes()
+    elsewhere = Path(store.staged_path("s", "k2", "tok1"))
+    elsewhere.write_bytes(good)  # the receipt's size, under another key's staged name
+    with pytest.raises(OSError, match="is not the one the worker wrote"):
+        store.adopt_staged("s", "k2", "tok1", receipt["size"])
+    assert store.drop_staged("s", "k2", "tok1") is True and not elsewhere.exists()
+    staged.write_bytes(b"not a checkpoint" + good[16:])
+    with pytest.raises(OSError, match=r"^the staged checkpoint .*tok1\.staged\.tmp is damaged: "):
+        store.adopt_staged("s", "k1", "tok1", receipt["size"])
+    assert store.read("s", "k1") == {"x": "old"}  # a refused file leaves the checkpoint in place as it was
+    staged.write_bytes(good)
+    moved = store.adopt_staged("s", "k1", "tok1", receipt["size"])
+    assert (moved.path, moved.size) == (store.path_for("s", "k1"), receipt["size"]) and moved.seconds >= 0
+    assert store.read("s", "k1") == {"x": "new"} and not staged.exists()
+    assert store.drop_staged("s", "k1", "tok1") is False  # adopted: nothing staged is left to drop

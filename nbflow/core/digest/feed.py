@@ -2,7 +2,8 @@
 
 Every value is written as a tag, a length and a payload, and containers as
 a tag and a count followed by their items, so no two different values can
-produce the same byte stream. Built-in types have exact encodings; numpy and
+produce the same byte stream. Built-in types have exact encodings
+(`builtin_types.py`, looked up by exact type before anything else); numpy and
 pandas values go to `arrays.py`; functions, classes and modules to `code.py`;
 anything else is hashed through the same reduction pickle would use
 (`copyreg` first, then `__reduce_ex__`), which is what the object says its
@@ -18,13 +19,13 @@ import enum
 import functools
 import pickle
 import sys
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NbflowError
-from .encoding import FAST, I64, LEN, PLAIN_MIN, Sink, plain_digest
+from .builtin_types import DERIVED, EXACT
+from .encoding import LEN, PLAIN_MIN, Sink, plain_digest
 
 
 class Unhashable(NbflowError, TypeError):
@@ -177,7 +178,7 @@ class Feeder:
     # -- dispatch --------------------------------------------------------------------
 
     def feed(self, hasher: Any, value: Any) -> None:
-        handler = _EXACT.get(type(value))
+        handler = EXACT.get(type(value))
         if handler is not None:
             handler(self, hasher, value)
             return
@@ -204,7 +205,7 @@ class Feeder:
         elif isinstance(value, functools.cached_property):
             self.text(hasher, b"cached_property", value.attrname or "")
             self.feed(hasher, value.func)
-        elif isinstance(value, _DERIVED):
+        elif isinstance(value, DERIVED):
             self.text(hasher, b"slot", f"{type(value).__name__}:{getattr(value, '__qualname__', '')}")
         else:
             self.reduced(hasher, value)
@@ -246,172 +247,3 @@ class Feeder:
             self.at("<dictitems>", hasher, None if pairs is None else list(pairs))
         finally:
             self.leave(value)
-
-
-# -- built-in types ----------------------------------------------------------------
-
-
-def _const(self: Feeder, hasher: Any, value: Any) -> None:
-    self.text(hasher, b"const", repr(value))
-
-
-def _int(self: Feeder, hasher: Any, value: int) -> None:
-    if -(1 << 63) <= value < (1 << 63):
-        self.put(hasher, b"int", I64(value))
-    else:  # a different length: cannot collide with the 8-byte form
-        self.put(hasher, b"int", value.to_bytes((value.bit_length() + 8) // 8 + 8, "little", signed=True))
-
-
-def _float(self: Feeder, hasher: Any, value: float) -> None:
-    self.put(hasher, b"float", value.hex().encode())
-
-
-def _complex(self: Feeder, hasher: Any, value: complex) -> None:
-    self.put(hasher, b"complex", f"{value.real.hex()},{value.imag.hex()}".encode())
-
-
-def _str(self: Feeder, hasher: Any, value: str) -> None:
-    self.text(hasher, b"str", value)
-
-
-def _bytes(self: Feeder, hasher: Any, value: bytes) -> None:
-    self.put(hasher, b"bytes" if type(value) is bytes else b"bytearray", bytes(value))
-
-
-def _memoryview(self: Feeder, hasher: Any, value: memoryview) -> None:
-    self.text(hasher, b"memoryview", f"{value.format}:{value.shape}")
-    self.put(hasher, b"data", value.tobytes())
-
-
-def _sequence(self: Feeder, hasher: Any, value: list[Any] | tuple[Any, ...]) -> None:
-    if type(value) is tuple:  # immutable: a cycle must pass through a list, dict or object, caught there
-        self.count(hasher, b"tuple", len(value))
-        _items(self, hasher, enumerate(value))
-        return
-    if not self.enter(hasher, value):
-        return
-    try:
-        self.count(hasher, b"list", len(value))
-        _items(self, hasher, enumerate(value))
-    finally:
-        self.leave(value)
-
-
-def _items(self: Feeder, hasher: Any, items: Any) -> None:
-    """Items of a list or tuple; plain scalars are encoded inline (the same bytes `feed` writes)."""
-    where = self.where
-    for index, item in items:
-        fast = FAST.get(type(item))
-        if fast is not None:
-            hasher.update(fast(item))
-        else:
-            where.append(index)
-            self.feed(hasher, item)
-            where.pop()
-
-
-def _dict(self: Feeder, hasher: Any, value: dict[Any, Any]) -> None:
-    if not self.enter(hasher, value):
-        return
-    try:
-        self.count(hasher, b"dict", len(value))  # in order: a step can see the order
-        for key, item in value.items():
-            fast = FAST.get(type(key))
-            if fast is not None:
-                hasher.update(fast(key))
-            else:
-                self.at("<key>", hasher, key)
-            fast = FAST.get(type(item))
-            if fast is not None:
-                hasher.update(fast(item))
-            else:
-                self.at((key,), hasher, item)
-    finally:
-        self.leave(value)
-
-
-def _set(self: Feeder, hasher: Any, value: set[Any] | frozenset[Any]) -> None:
-    if not self.enter(hasher, value):
-        return
-    try:
-        # Iteration order of a set differs between processes: sort the members' digests.
-        members = []
-        for member in value:
-            inner = Sink()
-            self.at("<member>", inner, member)
-            members.append(inner.digest())
-        self.count(hasher, b"set" if type(value) is set else b"frozenset", len(members))
-        for member in sorted(members):
-            self.put(hasher, b"member", member)
-    finally:
-        self.leave(value)
-
-
-def _function(self: Feeder, hasher: Any, value: Any) -> None:
-    from . import code
-
-    code.function(self, hasher, value)
-
-
-def _method(self: Feeder, hasher: Any, value: types.MethodType) -> None:
-    self.put(hasher, b"method")
-    self.at("<func>", hasher, value.__func__)
-    self.at("<self>", hasher, value.__self__)
-
-
-def _builtin(self: Feeder, hasher: Any, value: types.BuiltinFunctionType) -> None:
-    from . import code
-
-    owner = value.__self__
-    if owner is None or isinstance(owner, types.ModuleType):
-        module = getattr(owner, "__name__", None) or value.__module__ or "builtins"
-        code.global_ref(self, hasher, module, value.__qualname__)
-    else:  # a bound built-in method: `rows.append`, `d.get`
-        self.text(hasher, b"builtin-method", value.__name__)
-        self.at("<self>", hasher, owner)
-
-
-def _module(self: Feeder, hasher: Any, value: types.ModuleType) -> None:
-    from . import code
-
-    code.module(self, hasher, value)
-
-
-def _klass(self: Feeder, hasher: Any, value: type) -> None:
-    from . import code
-
-    code.klass(self, hasher, value)
-
-
-_EXACT: dict[type, Callable[[Feeder, Any, Any], None]] = {
-    type(None): _const,
-    type(Ellipsis): _const,
-    type(NotImplemented): _const,
-    bool: _const,
-    int: _int,
-    float: _float,
-    complex: _complex,
-    str: _str,
-    bytes: _bytes,
-    bytearray: _bytes,
-    memoryview: _memoryview,
-    list: _sequence,
-    tuple: _sequence,
-    dict: _dict,
-    set: _set,
-    frozenset: _set,
-    types.FunctionType: _function,
-    types.MethodType: _method,
-    types.BuiltinFunctionType: _builtin,
-    types.ModuleType: _module,
-    type: _klass,
-}
-
-# Descriptors Python derives from a class's definition (slots, C methods): the class's own text decides them.
-_DERIVED = (
-    types.MemberDescriptorType,
-    types.GetSetDescriptorType,
-    types.WrapperDescriptorType,
-    types.MethodDescriptorType,
-    types.ClassMethodDescriptorType,
-)
