@@ -52,7 +52,9 @@ def _run(host: Runner, cache: Cache | None, spec: StepSpec, attempt: int, force:
          table: DigestTable, claim: Callable[[], bool], ordering: Mapping[str, str | None] | None) -> AttemptResult:
     scope = host.snapshot()
     if cache is None:
-        return AttemptResult(host.execute(spec, attempt, scope), None)
+        started = time.monotonic()
+        outputs = host.execute(spec, attempt, scope)
+        return AttemptResult(outputs, None, seconds=time.monotonic() - started)
     key = step_key(spec, scope, table, cache.watch_root, ordering, host.namespace)
     notes = list(key.warnings)
     if key.value is not None and not force and not spec.no_cache:
@@ -127,7 +129,7 @@ def _finish(host: Runner, cache: Cache, spec: StepSpec, key: StepKey, outputs: O
     digests = saved.digests if saved is not None and saved.digests is not None else all_digests()
     return AttemptResult(result, key.value, saved=saved, key_reason=key.reason, notes=tuple(notes),
                          digests=digests, inputs=inputs, parts=key.parts,
-                         why=_why_ran(spec, key, previous, force))
+                         why=_why_ran(spec, key, previous, force), seconds=duration)
 
 
 def _adopt(cache: Cache, spec: StepSpec, key: str, receipt: Receipt, notes: list[str]) -> Saved | None:

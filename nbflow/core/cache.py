@@ -170,3 +170,5 @@ class AttemptResult:
     inputs: Mapping[str, Digest] = field(default_factory=dict)  # its inputs as it left them
     parts: tuple[Part, ...] = ()
     why: str | None = None  # one line: why it ran, or where the restore came from
+    #: how long the step's code ran: its duration everywhere, the same figure its checkpoint records
+    seconds: float | None = None

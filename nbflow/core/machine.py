@@ -308,7 +308,9 @@ class StateMachine:
         step.provenance = {"checkpoint": saved.path, "size": saved.size,
                            "write_seconds": saved.seconds} if saved is not None and written else {}
         step.not_restorable = saved.not_restorable if saved is not None else result.key_reason
-        duration = time.monotonic() - (step.mono_started or time.monotonic())
+        # The code's own run time, which its checkpoint records too (hashing and the write come on top).
+        wall = time.monotonic() - (step.mono_started or time.monotonic())
+        duration = step.seconds = result.seconds if result.seconds is not None else wall
         self._finish(step, State.SUCCEEDED, ev.StepSucceeded(
             self._run, step=step.name, attempts=step.attempt, duration=duration, outputs=step.outputs,
             key=step.key, parts=result.parts, checkpoint=step.provenance.get("checkpoint"),

@@ -37,6 +37,7 @@ class StepRecord:
         "outputs",
         "provenance",
         "reason",
+        "seconds",
         "spec",
         "start_at",
         "started",
@@ -77,6 +78,8 @@ class StepRecord:
         self.committing = False  # the body finished and its checkpoint is being written
         self.inputs: dict[str, Digest] = {}  # what it read, as it left it: for freshness checks
         self.why: str | None = None
+        #: a success's duration: how long its code ran (what its checkpoint records), not the hashing and write
+        self.seconds: float | None = None
         self.log.clear()
 
     def status(self, now: float) -> StepStatus:
@@ -86,6 +89,8 @@ class StepRecord:
         duration = None
         if self.state is State.RESTORED and provenance.get("original_seconds") is not None:
             duration = provenance["original_seconds"]  # the run that computed it, as the checkpoint says
+        elif self.state is State.SUCCEEDED and self.seconds is not None:
+            duration = self.seconds
         elif self.started is not None and self.mono_started is not None:
             if self.ended is not None:
                 # The monotonic clock: a wall clock set back or forward meanwhile does not count.

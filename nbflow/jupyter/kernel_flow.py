@@ -36,6 +36,8 @@ from .replay import show_restored
 from .routing import OutputRouter
 
 SWITCH_INTERVAL = 0.0005
+#: a checkpoint write at least this long is named in the step's success line (its duration is the code's alone)
+WRITE_WORTH_SAYING = 0.5
 _MAGIC_CALL = re.compile(r"\s*get_ipython\(\)\.run_(cell_magic\('step'|line_magic\('flow')")
 
 
@@ -351,7 +353,9 @@ class KernelFlow:
             sink.collapse_attempts()
             tries = f" after {event.attempts} attempts" if event.attempts > 1 else ""
             why = f" ({event.why})" if event.why else ""
-            sink.note(f"✓ {event.step} succeeded in {format_duration(event.duration)}{tries}{why}")
+            write = event.write_seconds or 0.0
+            saved = f", checkpoint written in {format_duration(write)}" if write >= WRITE_WORTH_SAYING else ""
+            sink.note(f"✓ {event.step} succeeded in {format_duration(event.duration)}{tries}{saved}{why}")
         elif isinstance(event, ev.StepFailed):
             sink.note(f"✗ {event.step} failed: {event.error}")
         elif isinstance(event, ev.StepSkipped):

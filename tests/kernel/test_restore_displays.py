@@ -65,6 +65,7 @@ def test_a_restored_cell_shows_text_table_and_plot_under_its_provenance(tmp_path
     first = fresh(tmp_path)
     try:
         computed = kinds(first.widget_outputs(run_report(first)))
+        first_status = json.loads(first.execute(STATUS).text)
     finally:
         first.close()
     assert computed[:3] == ["text:the report: 2 rows", "html-table", "png"], computed
@@ -98,6 +99,11 @@ def test_a_restored_cell_shows_text_table_and_plot_under_its_provenance(tmp_path
     line = restored[0]
     assert re.search(r"computed \d{4}-\d\d-\d\d \d\d:\d\d in \d", line)
     assert re.search(r", saved \d", line)
+    # One figure for one run: the computed run's duration and its line are the checkpoint's own.
+    assert first_status["duration"] == header.duration
+    succeeded = next(c for c in computed if c.startswith("note:✓ report succeeded in "))
+    took = re.search(r"succeeded in (\d[\dhms.]*s)", succeeded)
+    assert took is not None and f" in {took[1]}, saved" in line, (succeeded, line)
 
 
 def test_a_resumed_step_shows_its_displays_in_the_detail_text(tmp_path: Path) -> None:
