@@ -35,6 +35,7 @@ from .graph import Graph
 from .host import Host
 from .loop import LoopThread
 from .namespace import format_error, inputs_of
+from .readers import Readers
 from .reads import outputs_of
 from .record import StepRecord
 from .spec import StepSpec
@@ -60,7 +61,7 @@ class StateMachine:
         self._steps: dict[str, StepRecord] = {}
         self._active: set[str] = set()
         #: variable -> steps that may hold it in `inputs` (a superset: checked on use), so a commit is not O(steps)
-        self._readers: dict[str, set[str]] = {}
+        self._readers = Readers()
         self._to_check: list[tuple[int, str]] = []  # a heap: settle cascades in topological order
         self._run = 0
         self.bus = bus
@@ -239,30 +240,8 @@ class StateMachine:
         self._drain_checks()
 
     def _remember_digests(self, bound: Mapping[str, Any], result: AttemptResult) -> None:
-        """Keep the digest of every value just bound, so its readers need not hash it again.
-
-        Other finished steps that read one of these names take the new digest
-        as what they last saw: a value changed by a step is the scheduler's
-        business (it re-runs that step's dependents), while `stale` reports
-        changes made outside any step.
-        """
-        table = self.digests
-        for name, value in bound.items():
-            found = result.digests.get(name)
-            if found is not None:
-                table.record(name, value, found)
-            else:
-                table.forget([name])
-            readers = self._readers.get(name, set())
-            for reader in list(readers):
-                other = self._steps.get(reader)
-                if other is None or name not in other.inputs:
-                    readers.discard(reader)
-                elif found is None:
-                    del other.inputs[name]
-                else:
-                    other.inputs[name] = found
-        table.forget(result.outputs.deleted)
+        """Keep the digest of every value just bound, for its readers (see `readers.py`)."""
+        self._readers.bound(self.digests, self._steps, bound, result.digests, result.outputs.deleted)
 
     def _timed_out(self, step: StepRecord, token: object) -> None:
         with self._lock:
@@ -284,8 +263,7 @@ class StateMachine:
         step.outputs = tuple(result.outputs.values)
         step.key = result.key
         step.inputs = dict(result.inputs)
-        for name in step.inputs:
-            self._readers.setdefault(name, set()).add(step.name)
+        self._readers.add(step.name, step.inputs)
         step.why = result.why
         for note in result.notes:
             self._publish(ev.StepWarning(self._run, step=step.name, message=note))
