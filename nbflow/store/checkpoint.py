@@ -101,6 +101,10 @@ class CheckpointStore:
     def root(self) -> str:
         return self._fs.display(self._fs.root)
 
+    def signing_secret(self) -> bytes:
+        """The key this store signs with: for a writer elsewhere that must sign the same way (`shared.py`)."""
+        return self._secret()
+
     def _secret(self) -> bytes:
         if self._secret_value is None:
             self._secret_value = load_secret()

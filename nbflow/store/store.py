@@ -119,7 +119,7 @@ class Store:
         checkpoints = self.checkpoints
         if not isinstance(checkpoints, CheckpointStore):
             return None  # checkpoints are off
-        return SharedWriter(checkpoints.root, checkpoints._secret(), checkpoints.chunk_size)
+        return SharedWriter(checkpoints.root, checkpoints.signing_secret(), checkpoints.chunk_size)
 
     def adopt(self, spec: StepSpec, key: str, receipt: Receipt) -> Saved:
         assert isinstance(self.checkpoints, CheckpointStore)
