@@ -19,7 +19,8 @@ MAX_HEADER = 64 * 1024
 MAX_CONDITION = 4096
 #: `--retries` (besides `inf`).
 MAX_RETRIES = 10_000
-#: Seconds of any duration: `--delay`, `--timeout`, `--backoff` (a year), and how errors say it.
+#: Seconds of any duration: `--delay`, `--timeout`, `--backoff` (a year), how far ahead `--at` may be,
+#: and how errors say it.
 MAX_DURATION = 366 * 86400.0
 MAX_DURATION_TEXT = "366d"
 #: Characters of an option value shown in an error message.

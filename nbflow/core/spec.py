@@ -24,6 +24,7 @@ BackoffKind = Literal["fixed", "exp", "linear"]
 OnFail = Literal["stop", "continue"]
 EXECUTORS = ("thread", "process", "dask")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+_DUNDER = re.compile(r"^__.*__\Z")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _BACKOFF = re.compile(r"^(fixed|exp|linear):(.+?)(?:\.\.(.+))?$")
 
@@ -126,6 +127,8 @@ def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options
         )
     if len(name) > MAX_NAME:
         raise OptionError(None, "step name", name, f"a name of at most {MAX_NAME} characters")
+    if _DUNDER.match(name):  # a function step binds its name: __builtins__, __name__ are the namespace's own
+        raise OptionError(None, "step name", name, "a name that is not __dunder__ (those are Python's own)")
     known = {
         "after", "after_any", "retries", "backoff", "retry_on", "timeout", "condition",
         "on_fail", "delay", "at", "executor", "no_cache", "watch", "cell",
@@ -298,14 +301,21 @@ def _choice(step: str, option: str, value: Any, choices: tuple[str, ...]) -> str
 
 
 def _at(step: str, value: Any) -> dt.datetime | dt.time | None:
-    if value is None or isinstance(value, (dt.datetime, dt.time)):
-        return value
-    text = str(value).strip()
-    expected = "a time such as 14:30, 14:30:15 or an ISO 8601 date-time"
-    try:
-        if re.match(r"^\d{1,2}:\d{2}(:\d{2})?$", text):
-            hour, minute, *second = (int(part) for part in text.split(":"))
-            return dt.time(hour, minute, second[0] if second else 0)
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise OptionError(step, "--at", value, expected) from None
+    if value is None or isinstance(value, dt.time):
+        return value  # a time of day is at most a day away
+    if isinstance(value, dt.datetime):
+        at = value
+    else:
+        text = str(value).strip()
+        expected = "a time such as 14:30, 14:30:15 or an ISO 8601 date-time"
+        try:
+            if re.match(r"^\d{1,2}:\d{2}(:\d{2})?$", text):
+                hour, minute, *second = (int(part) for part in text.split(":"))
+                return dt.time(hour, minute, second[0] if second else 0)
+            at = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise OptionError(step, "--at", value, expected) from None
+    # The same horizon as --delay: a wait beyond it is no real use (and far dates overflow the clock).
+    if (at - dt.datetime.now(at.tzinfo)).total_seconds() > MAX_DURATION:
+        raise OptionError(step, "--at", value, f"a time at most {MAX_DURATION_TEXT} from now")
+    return at

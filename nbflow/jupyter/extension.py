@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..core.protocol import VIEW_METADATA
+from . import warning_line
 from .comm import lab_comms, register, unregister
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def load(shell: Any) -> None:
 
     _SHELL = shell
     shell.register_magics(FlowMagics(shell, kernel_flow))
+    warning_line.install()  # an NbflowWarning is one `nbflow: …` line under the cell
     register(shell)  # the `nbflow` comm target: a front end asking now gets its snapshot
     # Displaying a Flow (Python API) shows its live graph; registered by name so
     # nothing heavy is imported until a Flow is actually displayed.
@@ -81,4 +83,5 @@ def unload(shell: Any) -> None:
     magics["cell"].pop("step", None)
     magics["line"].pop("flow", None)
     _SHELL = None
+    warning_line.uninstall()
     print("nbflow unloaded", file=sys.stderr)

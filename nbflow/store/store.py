@@ -11,17 +11,14 @@ object stores).
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..core.cache import Previous, Receipt, Refused, Restored, Saved, Snapshot
 from ..core.digest import Digest
-from ..core.errors import NbflowWarning
 from ..core.keys import Part
 from ..core.namespace import Outputs
 from ..core.protocol import STORE
@@ -30,10 +27,10 @@ from .checkpoint import CheckpointStore, step_folder
 from .disabled import DisabledCheckpoints
 from .errors import CheckpointMissing, CheckpointRefused, CheckpointWriteError
 from .manifest import MEMORY, Manifest
+from .notice import warn_user
 from .outputlog import OutputLog, log_name
 from .shared import SharedWriter, adopt, drop
 
-logger = logging.getLogger("nbflow")
 DEFAULT_FOLDER = ".nbflow"
 MANIFEST = "manifest.sqlite"
 
@@ -172,8 +169,7 @@ def _digests(stored: Mapping[str, Any]) -> dict[str, Digest | None]:
 
 def _warn(message: str) -> None:
     """Called on the user's thread (opening the store), so a warning reaches them."""
-    logger.warning("nbflow: %s", message)
-    warnings.warn(message, NbflowWarning, stacklevel=3)
+    warn_user(message, stacklevel=3)
 
 
 def open_store(folder: str | os.PathLike[str], *, flow_name: str, configured: str | None = None) -> Store:

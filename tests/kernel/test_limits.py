@@ -12,6 +12,8 @@ def test_oversized_and_out_of_range_headers_are_one_line_and_change_nothing(kern
         "%%step s --if " + "(" * 350_000 + "1" + ")" * 350_000: "header: expected a header of at most 65,536",
         "%%step s --retries " + "9" * 5000: "--retries: expected a whole number from 0 to 10,000 or 'inf'",
         "%%step s --delay 4000000d": "--delay: expected a duration of at most 366d",
+        "%%step s --at 9999-12-31T23:59:59": "--at: expected a time at most 366d from now",
+        "%%step __builtins__": "step name: expected a name that is not __dunder__",
         "%%step " + "n" * 300: "step name: expected a name of at most 128 characters",
     }
     for cell, expected in cases.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nbflow.core.states import State
 from nbflow.store.manifest import Manifest
+from nbflow.store.manifest.liveness import is_gone, process_start, process_state, this_writer
 
 RunPython = Callable[..., str]
 
@@ -58,22 +59,46 @@ def test_a_killed_run_is_interrupted_and_its_finished_steps_stay_finished(tmp_pa
             assert [r.interrupted for r in alive.runs()] == [False]
     finally:
         child.send_signal(signal.SIGKILL)
+    try:  # read back while the killed child is a zombie (not reaped yet): it must already count as gone
+        wait_for_zombie(child.pid)
+        with Manifest(db, "nb") as after:
+            records = {r.status.name: r.status for r in after.latest()}
+            assert records["quick"].state is State.SUCCEEDED
+            assert records["forever"].state is State.INTERRUPTED
+            assert "process" in (records["forever"].reason or "")
+            (run,) = after.runs()
+            assert run.interrupted and run.finished is None
+            found = after.interruption()
+            assert found is not None and found.run.id == run.id and found.unfinished == ("forever",)
+            assert found.text().startswith(f"previous run #{run.id} was interrupted at ")
+    finally:
         child.wait(timeout=30)
-    with Manifest(db, "nb") as after:
-        records = {r.status.name: r.status for r in after.latest()}
-        assert records["quick"].state is State.SUCCEEDED
-        assert records["forever"].state is State.INTERRUPTED
-        assert "process" in (records["forever"].reason or "")
-        (run,) = after.runs()
-        assert run.interrupted and run.finished is None
-        found = after.interruption()
-        assert found is not None and found.run.id == run.id and found.unfinished == ("forever",)
-        assert found.text().startswith(f"previous run #{run.id} was interrupted at ")
     cli = subprocess.run([sys.executable, "-c", "from nbflow.cli import main; main()", "status", "nb.ipynb"],
                          capture_output=True, text=True, cwd=tmp_path, env=env)
     assert cli.returncode == 0, cli.stderr
     assert "interrupted (its process ended before the run did)" in cli.stdout, cli.stdout
     assert any(line.split()[:2] == ["forever", "interrupted"] for line in cli.stdout.splitlines()), cli.stdout
+
+
+def wait_for_zombie(pid: int) -> None:
+    """Block until the child `pid` has exited, without reaping it (WNOWAIT): it is then a zombie."""
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    assert process_state(pid) == "Z", process_state(pid)
+
+
+def test_a_killed_process_not_yet_reaped_is_gone() -> None:
+    """A zombie still answers kill(pid, 0); its run must not read as running for as long as its parent lives."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        host, started = this_writer().host, process_start(child.pid)
+        assert started is not None and not is_gone(host, child.pid, started)  # alive: not gone
+        child.send_signal(signal.SIGKILL)
+        wait_for_zombie(child.pid)
+        assert is_gone(host, child.pid, started)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert is_gone(host, child.pid, started)  # reaped: no such process (or another one with a new start time)
 
 
 SESSIONS = textwrap.dedent("""

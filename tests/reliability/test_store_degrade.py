@@ -75,22 +75,36 @@ def test_a_store_setting_that_is_a_file_falls_back_to_the_default_with_one_warni
     assert target.read_text() == "x"
 
 
-def test_a_corrupt_manifest_is_moved_aside_and_a_new_one_started(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("kind", ["a corrupt file", "a folder"])
+def test_a_manifest_in_the_way_is_moved_aside_with_one_warning_and_a_new_one_started(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str) -> None:
     folder = tmp_path / ".nbflow"
     folder.mkdir()
-    (folder / "manifest.sqlite").write_bytes(b"this is not an SQLite database" * 100)
+    manifest = folder / "manifest.sqlite"
+    if kind == "a folder":  # once silently nested into (.nbflow/manifest.sqlite/manifest.sqlite)
+        manifest.mkdir()
+        (manifest / "notes.txt").write_text("the user's")
+        reason, label = "is a folder, not a database file", "not-a-file"
+    else:
+        manifest.write_bytes(b"this is not an SQLite database" * 100)
+        reason, label = "is damaged (file is not a database)", "corrupt"
     with caplog.at_level(logging.WARNING, logger="nbflow"):
         store, messages = open_warned(tmp_path)
     try:
-        assert messages == []  # the store works: no store warning, a manifest note in the log
-        assert any("moved it to manifest.sqlite.corrupt-" in r.getMessage() for r in caplog.records)
-        (aside,) = folder.glob("manifest.sqlite.corrupt-*")
-        assert aside.read_bytes().startswith(b"this is not an SQLite database")
-        run_two_steps(store)
+        (aside,) = folder.glob(f"manifest.sqlite.{label}-*")
+        assert messages == [f"the manifest {manifest} {reason}; moved it to {aside.name} and started a new one"]
+        assert any(f"moved it to {aside.name}" in r.getMessage() for r in caplog.records)
+        if kind == "a folder":
+            assert (aside / "notes.txt").read_text() == "the user's"  # renamed, never deleted
+        else:
+            assert aside.read_bytes().startswith(b"this is not an SQLite database")
+        assert store.disabled_reason is None and store.manifest.path == manifest
+        statuses = run_two_steps(store)["statuses"]
+        assert isinstance(statuses, dict) and all(s.checkpoint for s in statuses.values())
         assert [r.status.name for r in store.manifest.latest()] == ["a", "b"]
     finally:
         store.close()
+    assert manifest.is_file()
     conn = sqlite3.connect(folder / "manifest.sqlite")
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbflow.core.errors import NbflowError, OptionError, StepSyntaxError
+from nbflow.core.flow import Flow
 from nbflow.core.header import OPTIONS, parse_header
 from nbflow.core.limits import MAX_CONDITION, MAX_DURATION, MAX_HEADER, MAX_NAME, MAX_RETRIES
 from nbflow.core.spec import StepSpec, make_spec
@@ -63,6 +67,40 @@ def test_durations_up_to_a_year(option: str, template: str) -> None:
     assert isinstance(parse_header("s " + template.format(f"{days}d")), StepSpec)
     assert "at most" in str(refused("s " + template.format(f"{days + 1}d"), option))
     assert "at most" in str(refused("s " + template.format("4000000d"), option))
+
+
+def test_at_up_to_a_year_from_now() -> None:
+    """--at has --delay's horizon, counted from now; a minute either side of it keeps clear of the test's own time."""
+    now, year = dt.datetime.now(), dt.timedelta(seconds=MAX_DURATION)
+    inside, beyond = now + year - dt.timedelta(minutes=1), now + year + dt.timedelta(minutes=1)
+    assert parse_header(f"s --at {inside.isoformat(timespec='seconds')}").at == inside.replace(microsecond=0)
+    error = refused(f"s --at {beyond.isoformat(timespec='seconds')}", "--at")
+    assert str(error).startswith("step 's': --at: expected a time at most 366d from now, got "), str(error)
+    assert "366d" in str(refused("s --at 9999-12-31T23:59:59", "--at"))
+    assert "366d" in str(refused("s --at 9999-12-31T23:59:59+14:00", "--at"))  # an aware time, too
+    with pytest.raises(OptionError, match="--at: expected a time at most 366d from now"):
+        make_spec("s", "x = 1", at=dt.datetime(9999, 12, 31))  # the Python API's datetime
+    assert make_spec("s", at="2001-01-01T00:00").at == dt.datetime(2001, 1, 1)  # a time past means now
+    assert make_spec("s", at="23:59").at == dt.time(23, 59)
+
+
+@pytest.mark.parametrize("name", ["__builtins__", "__name__", "__IPYTHON__", "__x__"])
+def test_dunder_step_names_are_refused_for_cell_and_function_steps(name: str) -> None:
+    expected = f"step name: expected a name that is not __dunder__ (those are Python's own), got {name!r}"
+    assert str(refused(f"{name} --retries 1", "step name")) == expected  # a %%step cell's header
+
+    def func() -> int:
+        return 1
+
+    func.__name__ = name
+    with Flow() as flow:
+        with pytest.raises(OptionError, match=re.escape(expected)):
+            flow.step(func)  # the decorator names the step after the function
+        with pytest.raises(OptionError, match=re.escape(expected)):
+            flow.add(name, func)
+        assert name not in flow.steps and name not in flow.namespace
+    for fine in ("_private", "__private", "trailing__", "a__b__"):
+        assert make_spec(fine, func).name == fine
 
 
 def test_forty_thousand_dependencies_parse_in_linear_time() -> None:

@@ -39,7 +39,8 @@ keep the manifest in the local fallback folder. Each instance has a random
 ``session``, so run 1 of two kernels are two runs.
 
 A manifest that is not a database (or is damaged) is moved aside as
-``manifest.sqlite.corrupt-<time>`` with a warning, and a new one is started.
+``manifest.sqlite.corrupt-<time>`` with a warning the user sees, and a new one is
+started; so is a folder named ``manifest.sqlite`` (as ``manifest.sqlite.not-a-file-<time>``).
 ``Manifest(":memory:")`` keeps everything in this process: what a notebook
 gets when its store cannot be used at all.
 """

@@ -4,8 +4,9 @@ A kernel killed mid-run (kill -9, a crash, the machine going down) never
 writes its run's end, so by the rows alone the run and its unfinished steps
 would be "running" forever. Each run row carries its writer's host, pid and
 process start time; a reader on the same host checks that this process still
-exists and is the same one (a pid can be reused). A run from another host
-cannot be checked and is shown as recorded.
+exists, is the same one (a pid can be reused) and is not a zombie (killed,
+not yet reaped by its parent). A run from another host cannot be checked and
+is shown as recorded.
 """
 
 from __future__ import annotations
@@ -30,16 +31,27 @@ def _host() -> str:
     return socket.gethostname()
 
 
-def process_start(pid: int) -> str | None:
-    """The process's start time from /proc (None where there is no /proc, or no such process)."""
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command (None where there is no /proc, or no such process)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as file:
             data = file.read()
     except OSError:
         return None
     # Field 2 (the command) is in parentheses and may contain spaces: count from the last ')'.
-    fields = data[data.rfind(b")") + 2:].split()
-    return fields[19].decode() if len(fields) > 19 else None
+    return data[data.rfind(b")") + 2:].split()
+
+
+def process_start(pid: int) -> str | None:
+    """The process's start time from /proc (None where there is no /proc, or no such process)."""
+    fields = _stat(pid)
+    return fields[19].decode() if fields is not None and len(fields) > 19 else None
+
+
+def process_state(pid: int) -> str | None:
+    """The process's state letter from /proc (`R`, `S`, `Z` for a zombie...; None where there is none)."""
+    fields = _stat(pid)
+    return fields[0].decode() if fields else None
 
 
 def this_writer() -> Writer:
@@ -57,5 +69,9 @@ def is_gone(host: str | None, pid: int | None, started: str | None) -> bool:
         return True
     except PermissionError:
         pass  # it exists, owned by someone else
+    # A killed process its parent has not reaped yet (a zombie, `Z`, or dying, `X`) still answers
+    # kill(pid, 0), but it runs nothing: its run is over.
+    if process_state(pid) in ("Z", "X"):
+        return True
     now = process_start(pid)
     return started is not None and now is not None and now != started

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from nbflow.core import events as ev
 
+from ..notice import warn_user
 from . import specs
 from .liveness import this_writer
 from .reading import Reads
@@ -42,7 +43,7 @@ class Manifest(Reads):
     """The store's SQLite record of runs, steps, attempts, provenance and specs.
 
     `path` is the database file, or a folder (the store) to hold
-    `manifest.sqlite`. Subscribe it to a `Flow` and close it when done
+    `manifest.sqlite`; a folder named `manifest.sqlite` is moved aside. Subscribe it to a `Flow` and close it when done
     (pending rows are also written at interpreter exit).
     """
 
@@ -53,8 +54,8 @@ class Manifest(Reads):
         target = Path(path)
         #: ":memory:": a manifest for this process only (the store is off; see `store/disabled.py`)
         self.in_memory = str(path) == MEMORY
-        if not self.in_memory and target.is_dir():
-            target = target / DEFAULT_NAME
+        if not self.in_memory and target.is_dir() and target.name != DEFAULT_NAME:
+            target = target / DEFAULT_NAME  # a store folder; a folder named manifest.sqlite is in the way
         self.path = target
         self.flow_name = flow_name
         self.session = secrets.token_hex(8)
@@ -88,21 +89,35 @@ class Manifest(Reads):
     # -- opening and transactions --------------------------------------------------------
 
     def _open(self) -> None:
+        if not self.in_memory and self.path.is_dir() and not self.path.is_symlink():
+            self._move_aside("is a folder, not a database file", "not-a-file")  # a link is refused below
         try:
             self._open_file()
         except ManifestError as error:
             if not isinstance(error.__cause__, sqlite3.DatabaseError) or isinstance(
                     error.__cause__, sqlite3.OperationalError):
                 raise
-            # Not a database (or a damaged one): keep it for inspection, start a new one.
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            self._move_aside(f"is damaged ({error.__cause__})", "corrupt")
+            self._closed = False
+            self._open_file()
+
+    def _move_aside(self, problem: str, label: str) -> None:
+        """Keep what is in the way for inspection (renamed, never deleted), warn the user, start a new one."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.{label}-{stamp}")
+        for n in range(2, 1000):  # a second move within the same second must not replace the first
+            if not any(os.path.lexists(f"{aside}{suffix}") for suffix in ("", "-wal", "-shm")):
+                break
+            aside = self.path.with_name(f"{self.path.name}.{label}-{stamp}-{n}")
+        try:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-            logger.warning("nbflow: the manifest %s is damaged (%s); moved it to %s and started a new one",
-                           self.path, error.__cause__, aside.name)
-            self._closed = False
-            self._open_file()
+        except OSError as error:
+            raise ManifestError(f"the manifest {self.path} {problem} and cannot be moved aside: {error}",
+                                str(self.path)) from error
+        warn_user(f"the manifest {self.path} {problem}; moved it to {aside.name} and started a new one",
+                  stacklevel=4)
 
     def _open_file(self) -> None:
         if self.in_memory:
