@@ -5,10 +5,17 @@ display publisher once; a step's thread runs under `capture(sink)`, and its
 writes go to that step's `StepSink` (`output.py`) instead of the cell that
 happens to be executing. Every other thread (the kernel's own cells) writes
 to the original streams as before.
+
+Output written while the cycle collector runs is not the step's, even on a
+step's thread: finalizers of any object (asyncio's "Task was destroyed but
+it is pending!", a socket's ResourceWarning) run in whichever thread the
+collection happens to start in. It goes to the kernel's own streams, so it
+is never saved with the step's checkpoint nor replayed when it is restored.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from collections.abc import Iterator
@@ -51,7 +58,12 @@ class OutputRouter:
         self._installed = False
 
     def current(self) -> StepSink | None:
+        if getattr(self._local, "collecting", False):
+            return None  # a finalizer's output, not the step's (see the module docstring)
         return getattr(self._local, "sink", None)
+
+    def _on_collect(self, phase: str, info: dict[str, Any]) -> None:
+        self._local.collecting = phase == "start"
 
     def install(self) -> None:
         if self._installed:
@@ -70,6 +82,7 @@ class OutputRouter:
 
         self._original_publish = original
         publisher.publish = publish
+        gc.callbacks.append(self._on_collect)
         self._installed = True
 
     def uninstall(self) -> None:
@@ -80,6 +93,8 @@ class OutputRouter:
             if isinstance(stream, _Stream):
                 setattr(sys, name, stream.original)
         self._shell.display_pub.publish = self._original_publish
+        if self._on_collect in gc.callbacks:
+            gc.callbacks.remove(self._on_collect)
         self._installed = False
 
     @contextmanager
