@@ -75,6 +75,9 @@ class StepSpec:
     # Functions compare by identity of the function object, kept here.
     func_id: int | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        check_name(self.name)  # a spec built by hand (`flow.add(StepSpec(...))`) follows the same rules
+
     @functools.cached_property
     def analysis(self) -> CodeAnalysis | None:
         """What a code step reads, binds and deletes: analysed once per definition (None for a function).
@@ -119,8 +122,8 @@ class StepSpec:
         return max(start, at)
 
 
-def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options: Any) -> StepSpec:
-    """Build a validated spec from user-level values (strings, lists, numbers)."""
+def check_name(name: object) -> None:
+    """The rules every step name follows, however the spec was made (the store needs them too)."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise OptionError(
             None, "step name", name, "a name of letters, digits, _ . - (not starting with a digit)"
@@ -129,6 +132,11 @@ def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options
         raise OptionError(None, "step name", name, f"a name of at most {MAX_NAME} characters")
     if _DUNDER.match(name):  # a function step binds its name: __builtins__, __name__ are the namespace's own
         raise OptionError(None, "step name", name, "a name that is not __dunder__ (those are Python's own)")
+
+
+def make_spec(name: str, body: str | Callable[..., Any] | None = None, **options: Any) -> StepSpec:
+    """Build a validated spec from user-level values (strings, lists, numbers)."""
+    check_name(name)
     known = {
         "after", "after_any", "retries", "backoff", "retry_on", "timeout", "condition",
         "on_fail", "delay", "at", "executor", "no_cache", "watch", "cell",

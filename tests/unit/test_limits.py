@@ -98,6 +98,10 @@ def test_dunder_step_names_are_refused_for_cell_and_function_steps(name: str) ->
             flow.step(func)  # the decorator names the step after the function
         with pytest.raises(OptionError, match=re.escape(expected)):
             flow.add(name, func)
+        with pytest.raises(OptionError, match=re.escape(expected)):
+            flow.add(StepSpec(name, code="x = 1"))  # a spec built by hand follows the same rules
+        with pytest.raises(OptionError, match="a name of at most"):
+            flow.add(StepSpec("s" * 1_000, code="x = 1"))
         assert name not in flow.steps and name not in flow.namespace
     for fine in ("_private", "__private", "trailing__", "a__b__"):
         assert make_spec(fine, func).name == fine
