@@ -15,6 +15,7 @@ from .test_badges import _wait_badge, _write
 
 SIDE = "#jp-nbflow-panel"
 NODE = f"{SIDE} .jp-nbflow-graph g.node[data-nbflow-step]"
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="  # 1×1 PNG
 FILLER = "# a tall plain cell, so the last step's cell starts below the fold\n" + "pass\n" * 60
 
 
@@ -26,7 +27,9 @@ def notebook(lab: Lab) -> Iterator[Lab]:
         "%%step slow --after load\nimport time\ntime.sleep(1)\nrows = [r * 2 for r in raw]",
         "%%step broken --after load\nraise ValueError('broken on purpose')",
         FILLER,
-        "%%step report --after slow\ntotal = sum(rows)",
+        "%%step report --after slow\nimport base64\nfrom IPython.display import HTML, Image, display\n"
+        "total = sum(rows)\ndisplay(HTML(f'<table><tr><td>total {total}</td></tr></table>'))\n"
+        f"display(Image(data=base64.b64decode('{PIXEL}')))",
     ], ids=["p-ext", "p-load", "p-slow", "p-broken", "p-filler", "p-report"])
     yield lab
 
@@ -78,6 +81,13 @@ def test_the_panel_shows_the_graph_scrolls_to_cells_and_details_the_failed_step(
         " const a = c.getBoundingClientRect(), b = v.getBoundingClientRect();"
         " return a.top >= b.top - 1 && a.top < b.bottom; }", arg=[PANEL])
     assert page.locator(f"{NODE}.jp-nbflow-selected").get_attribute("data-nbflow-step") == "report"
+    # its details show what it displayed: the table in a script-less frame, the image as an image
+    image = page.locator(f"{SIDE} img.jp-nbflow-display-image").first
+    image.wait_for(timeout=30_000)
+    assert image.get_attribute("src") == f"data:image/png;base64,{PIXEL}"
+    assert image.evaluate("img => img.complete && img.naturalWidth === 1")
+    frame = page.locator(f"{SIDE} iframe.jp-nbflow-display-html").first
+    assert frame.get_attribute("sandbox") == "" and "total 90" in frame.get_attribute("srcdoc")
 
     # the failed step's details: its error, its traceback
     page.locator(f"{NODE}[data-nbflow-step='broken']").click()
