@@ -47,3 +47,26 @@ def make_root(base: Path) -> Path:
     record(base / "outside" / "e.ipynb", [("cell-e", "outer", "o = 1")])
     os.symlink(base / "outside" / "e.ipynb", root / "link.ipynb")
     return root
+
+
+def manifest_in_the_way(folder: Path, kind: str) -> tuple[Path, str, str]:
+    """Put "a folder" or "a corrupt file" where `folder`'s manifest goes: (its path, the reason, the aside label).
+
+    A folder holds a file of the user's, to check it is renamed, never deleted.
+    """
+    folder.mkdir(exist_ok=True)
+    manifest = folder / "manifest.sqlite"
+    if kind == "a folder":  # once silently nested into (.nbflow/manifest.sqlite/manifest.sqlite)
+        manifest.mkdir()
+        (manifest / "notes.txt").write_text("the user's")
+        return manifest, "is a folder, not a database file", "not-a-file"
+    manifest.write_bytes(b"this is not an SQLite database" * 100)
+    return manifest, "is damaged (file is not a database)", "corrupt"
+
+
+def check_kept_aside(aside: Path, kind: str) -> None:
+    """What `manifest_in_the_way` put there is still there, under its new name."""
+    if kind == "a folder":
+        assert (aside / "notes.txt").read_text() == "the user's"  # kept, renamed, never deleted
+    else:
+        assert aside.read_bytes().startswith(b"this is not an SQLite database")

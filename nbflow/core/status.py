@@ -146,11 +146,14 @@ class StepStatus:
                 f"{still} still running in the background"
         return line
 
+    def restore_summary(self) -> str:
+        """This restore's provenance (`restore_summary`, below), from the loaded checkpoint's figures."""
+        return restore_summary(self.computed_at, self.original_seconds, self.time_saved, self.load_seconds)
+
     def describe_source(self) -> str:
         """One line on where the outputs come from: `restored: computed 2026-12-01 14:03 in 4.0s, saved 3.9s`."""
         if self.state is State.RESTORED:
-            return "restored: " + restore_summary(self.computed_at, self.original_seconds, self.time_saved,
-                                                  self.load_seconds)
+            return "restored: " + self.restore_summary()
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.ended)) if self.ended else "at an unknown time"
         text = f"computed {when}"
         if self.duration is not None:

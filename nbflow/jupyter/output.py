@@ -290,15 +290,18 @@ class StepSink:
             return self.log.read()
 
 
+_NOTE_HTML = "<pre class='nbflow-note'>"  # how nbflow's own lines start in HTML: `is_note` tells them apart
+
+
 def note_output(text: str) -> dict[str, Any]:
     """One of nbflow's own lines, as an nbformat output."""
     return {"output_type": "display_data", "metadata": {},
-            "data": {TEXT_MIME: text, HTML_MIME: f"<pre class='nbflow-note'>{_escape(text)}</pre>"}}
+            "data": {TEXT_MIME: text, HTML_MIME: f"{_NOTE_HTML}{_escape(text)}</pre>"}}
 
 
 def is_note(output: dict[str, Any]) -> bool:
     """Whether `output` is one of nbflow's own lines (`note_output`), not something the step displayed."""
-    return str(output.get("data", {}).get(HTML_MIME, "")).startswith("<pre class='nbflow-note'>")
+    return str(output.get("data", {}).get(HTML_MIME, "")).startswith(_NOTE_HTML)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -167,11 +167,6 @@ def _digests(stored: Mapping[str, Any]) -> dict[str, Digest | None]:
     return found
 
 
-def _warn(message: str) -> None:
-    """Called on the user's thread (opening the store), so a warning reaches them."""
-    warn_user(message, stacklevel=3)
-
-
 def open_store(folder: str | os.PathLike[str], *, flow_name: str, configured: str | None = None) -> Store:
     """The store for a notebook in `folder`: `configured`, else NBFLOW_STORE, else `folder/.nbflow`."""
     default = Path(folder) / DEFAULT_FOLDER
@@ -180,11 +175,11 @@ def open_store(folder: str | os.PathLike[str], *, flow_name: str, configured: st
         try:
             return Store(wanted, flow_name=flow_name, local_root=default, watch_root=folder)
         except Exception as error:  # any reason at all: fall back, once, loudly
-            _warn(f"store {wanted!r} cannot be reached ({type(error).__name__}: {error}); "
+            warn_user(f"store {wanted!r} cannot be reached ({type(error).__name__}: {error}); "
                   f"using {default} instead")
     try:
         return Store(default, flow_name=flow_name, watch_root=folder)
     except Exception as error:  # read-only, a file in the way, a manifest that cannot be opened: degrade
         reason = f"the store {default} cannot be used ({type(error).__name__}: {error})"
-        _warn(f"{reason}; steps run without checkpoints")
+        warn_user(f"{reason}; steps run without checkpoints")
         return Store.disabled(reason, flow_name=flow_name, watch_root=folder)

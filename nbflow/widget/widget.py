@@ -29,7 +29,7 @@ from ..core.flow import Flow
 from ..core.graph import Graph
 from ..core.protocol import PNG_MIME, SVG_MIME, TEXT_MIME, WIDGET_MIME
 from ..core.states import State
-from ..core.status import StepStatus, StepStatusJSON, restore_summary
+from ..core.status import StepStatus, StepStatusJSON
 from ..render.dot import flow_dot
 from ..render.layout import render_svg
 from ..render.palette import STATE_COLORS
@@ -276,7 +276,6 @@ def describe(flow: Flow, name: str, statuses: Mapping[str, StepStatus] | None = 
     text = output_text(name) if output_text else ""
     failed = tracebacks(name) if tracebacks else {}
     shown, hidden = pane_displays(output_displays(name)) if output_displays else ([], 0)
-    restored = status.state is State.RESTORED
     return {
         "name": name,
         "state": status.state.value,
@@ -296,8 +295,7 @@ def describe(flow: Flow, name: str, statuses: Mapping[str, StepStatus] | None = 
         "time_saved": status.time_saved,
         "not_restorable": status.not_restorable or "",
         "why": status.why or "",
-        "restored": restore_summary(status.computed_at, status.original_seconds, status.time_saved,
-                                    status.load_seconds) if restored else "",
+        "restored": status.restore_summary() if status.state is State.RESTORED else "",
         "displays": shown,
         "displays_hidden": hidden,
     }

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.stores import check_kept_aside, manifest_in_the_way
+
 from .conftest import Kernel, Reply
 
 
@@ -17,14 +19,20 @@ def stderr(reply: Reply) -> str:
     return "".join(out["text"] for out in reply.outputs if out["type"] == "stream" and out["name"] == "stderr")
 
 
+def define_two_steps(kernel: Kernel) -> tuple[Reply, Reply]:
+    """Load nbflow and define `a`, and `b` after it: the two cells' replies, both ok."""
+    assert kernel.execute("%load_ext nbflow").status == "ok"
+    first = kernel.execute("%%step a\nx = 1")
+    second = kernel.execute("%%step b --after a\ny = x + 1")
+    assert first.status == "ok" and second.status == "ok", (first.text, second.text)
+    return first, second
+
+
 def test_a_file_in_place_of_the_store_folder_warns_once_and_steps_run(tmp_path: Path) -> None:
     (tmp_path / ".nbflow").write_text("in the way")
     kernel = Kernel(tmp_path)
     try:
-        assert kernel.execute("%load_ext nbflow").status == "ok"
-        first = kernel.execute("%%step a\nx = 1")
-        second = kernel.execute("%%step b --after a\ny = x + 1")
-        assert first.status == "ok" and second.status == "ok", (first.text, second.text)
+        first, second = define_two_steps(kernel)
         warned = first.text + second.text
         assert warned.count("steps run without checkpoints") == 1, warned
         line = stderr(first)
@@ -42,21 +50,10 @@ def test_a_file_in_place_of_the_store_folder_warns_once_and_steps_run(tmp_path: 
 @pytest.mark.parametrize("kind", ["a corrupt file", "a folder"])
 def test_a_manifest_in_the_way_is_moved_aside_with_one_line_and_steps_checkpoint(tmp_path: Path, kind: str) -> None:
     folder = tmp_path / ".nbflow"
-    folder.mkdir()
-    manifest = folder / "manifest.sqlite"
-    if kind == "a folder":
-        manifest.mkdir()
-        (manifest / "notes.txt").write_text("the user's")
-        reason, label = "is a folder, not a database file", "not-a-file"
-    else:
-        manifest.write_bytes(b"this is not an SQLite database" * 100)
-        reason, label = "is damaged (file is not a database)", "corrupt"
+    manifest, reason, label = manifest_in_the_way(folder, kind)
     kernel = Kernel(tmp_path)
     try:
-        assert kernel.execute("%load_ext nbflow").status == "ok"
-        first = kernel.execute("%%step a\nx = 1")
-        second = kernel.execute("%%step b --after a\ny = x + 1")
-        assert first.status == "ok" and second.status == "ok", (first.text, second.text)
+        first, second = define_two_steps(kernel)
         (aside,) = folder.glob(f"manifest.sqlite.{label}-*")
         assert stderr(first) == (f"nbflow: the manifest {manifest} {reason}; moved it to {aside.name} "
                                  "and started a new one\n"), first.text
@@ -68,10 +65,7 @@ def test_a_manifest_in_the_way_is_moved_aside_with_one_line_and_steps_checkpoint
     finally:
         kernel.close()
     assert manifest.is_file() and len(list((folder / "a").glob("*.ckpt"))) == 1
-    if kind == "a folder":
-        assert (aside / "notes.txt").read_text() == "the user's"  # kept, renamed, never deleted
-    else:
-        assert aside.read_bytes().startswith(b"this is not an SQLite database")
+    check_kept_aside(aside, kind)
 
 
 def test_only_nbflow_warnings_are_one_line_and_unloading_restores_how_warnings_show(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from nbflow import Flow
 from nbflow.core.errors import NbflowWarning
 from nbflow.core.states import State
 from nbflow.store.store import Store, open_store
+from tests.stores import check_kept_aside, manifest_in_the_way
 
 
 def run_two_steps(store: Store) -> dict[str, object]:
@@ -79,25 +80,14 @@ def test_a_store_setting_that_is_a_file_falls_back_to_the_default_with_one_warni
 def test_a_manifest_in_the_way_is_moved_aside_with_one_warning_and_a_new_one_started(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str) -> None:
     folder = tmp_path / ".nbflow"
-    folder.mkdir()
-    manifest = folder / "manifest.sqlite"
-    if kind == "a folder":  # once silently nested into (.nbflow/manifest.sqlite/manifest.sqlite)
-        manifest.mkdir()
-        (manifest / "notes.txt").write_text("the user's")
-        reason, label = "is a folder, not a database file", "not-a-file"
-    else:
-        manifest.write_bytes(b"this is not an SQLite database" * 100)
-        reason, label = "is damaged (file is not a database)", "corrupt"
+    manifest, reason, label = manifest_in_the_way(folder, kind)
     with caplog.at_level(logging.WARNING, logger="nbflow"):
         store, messages = open_warned(tmp_path)
     try:
         (aside,) = folder.glob(f"manifest.sqlite.{label}-*")
         assert messages == [f"the manifest {manifest} {reason}; moved it to {aside.name} and started a new one"]
         assert any(f"moved it to {aside.name}" in r.getMessage() for r in caplog.records)
-        if kind == "a folder":
-            assert (aside / "notes.txt").read_text() == "the user's"  # renamed, never deleted
-        else:
-            assert aside.read_bytes().startswith(b"this is not an SQLite database")
+        check_kept_aside(aside, kind)
         assert store.disabled_reason is None and store.manifest.path == manifest
         statuses = run_two_steps(store)["statuses"]
         assert isinstance(statuses, dict) and all(s.checkpoint for s in statuses.values())

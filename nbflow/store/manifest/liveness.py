@@ -42,16 +42,22 @@ def _stat(pid: int) -> list[bytes] | None:
     return data[data.rfind(b")") + 2:].split()
 
 
+def _start_of(fields: list[bytes] | None) -> str | None:
+    return fields[19].decode() if fields is not None and len(fields) > 19 else None
+
+
+def _state_of(fields: list[bytes] | None) -> str | None:
+    return fields[0].decode() if fields else None
+
+
 def process_start(pid: int) -> str | None:
     """The process's start time from /proc (None where there is no /proc, or no such process)."""
-    fields = _stat(pid)
-    return fields[19].decode() if fields is not None and len(fields) > 19 else None
+    return _start_of(_stat(pid))
 
 
 def process_state(pid: int) -> str | None:
     """The process's state letter from /proc (`R`, `S`, `Z` for a zombie...; None where there is none)."""
-    fields = _stat(pid)
-    return fields[0].decode() if fields else None
+    return _state_of(_stat(pid))
 
 
 def this_writer() -> Writer:
@@ -69,9 +75,10 @@ def is_gone(host: str | None, pid: int | None, started: str | None) -> bool:
         return True
     except PermissionError:
         pass  # it exists, owned by someone else
+    fields = _stat(pid)  # read once: its state and its start time
     # A killed process its parent has not reaped yet (a zombie, `Z`, or dying, `X`) still answers
     # kill(pid, 0), but it runs nothing: its run is over.
-    if process_state(pid) in ("Z", "X"):
+    if _state_of(fields) in ("Z", "X"):
         return True
-    now = process_start(pid)
+    now = _start_of(fields)
     return started is not None and now is not None and now != started
